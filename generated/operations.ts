@@ -1,0 +1,249 @@
+// DO NOT EDIT — made by scripts/generate.ts from spec/ (run `npm run generate`).
+// Edit spec/ferry.yaml or replace the upstream spec files instead; see spec/README.md.
+//
+// Per-operation input/result types and the OperationHandlers interface, derived from
+// generated/openapi.json. A class that `implements OperationHandlers` stops compiling when a
+// spec bump adds, removes or reshapes an operation.
+
+import type { operations } from './schema.js';
+
+/** A multipart file part, already streamed to a staging folder on disk. */
+export interface UploadedFile {
+  /** File name as sent by the client (Content-Disposition filename); may contain subdirectories. */
+  filename: string;
+  /** Where the part was written on disk. */
+  path: string;
+  /** Size in bytes. */
+  size: number;
+}
+
+/** Body of a non-JSON response: sent as is (a stream is piped). */
+export type StreamBody = string | Buffer | NodeJS.ReadableStream;
+
+/** All operationIds, in document order. */
+export const operationIds = [
+  'GetServiceInfo',
+  'ListRuns',
+  'RunWorkflow',
+  'GetRunLog',
+  'GetRunStatus',
+  'ListTasks',
+  'GetTask',
+  'CancelRun',
+  'GetRunStdout',
+  'GetRunStderr',
+  'GetEngineStatus',
+  'GetRoot',
+] as const;
+
+export type OperationId = (typeof operationIds)[number];
+
+/** HTTP method (lower case, as in OpenAPI) and full path template of every operation. */
+export const operationRoutes: Record<OperationId, { method: string; path: string }> = {
+  GetServiceInfo: { method: 'get', path: '/ga4gh/wes/v1/service-info' },
+  ListRuns: { method: 'get', path: '/ga4gh/wes/v1/runs' },
+  RunWorkflow: { method: 'post', path: '/ga4gh/wes/v1/runs' },
+  GetRunLog: { method: 'get', path: '/ga4gh/wes/v1/runs/{run_id}' },
+  GetRunStatus: { method: 'get', path: '/ga4gh/wes/v1/runs/{run_id}/status' },
+  ListTasks: { method: 'get', path: '/ga4gh/wes/v1/runs/{run_id}/tasks' },
+  GetTask: { method: 'get', path: '/ga4gh/wes/v1/runs/{run_id}/tasks/{task_id}' },
+  CancelRun: { method: 'post', path: '/ga4gh/wes/v1/runs/{run_id}/cancel' },
+  GetRunStdout: { method: 'get', path: '/toil/wes/v1/logs/{run_id}/stdout' },
+  GetRunStderr: { method: 'get', path: '/toil/wes/v1/logs/{run_id}/stderr' },
+  GetEngineStatus: { method: 'get', path: '/engine/v1/status' },
+  GetRoot: { method: 'get', path: '/' },
+};
+
+/** Input of GetServiceInfo: GET /ga4gh/wes/v1/service-info. */
+export interface GetServiceInfoInput {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetServiceInfo; errors are thrown, not returned. */
+export type GetServiceInfoResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['GetServiceInfo']['responses'][200]['content']['application/json'] };
+
+/** Input of ListRuns: GET /ga4gh/wes/v1/runs. */
+export interface ListRunsInput {
+  params: Record<string, never>;
+  query: NonNullable<operations['ListRuns']['parameters']['query']>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of ListRuns; errors are thrown, not returned. */
+export type ListRunsResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['ListRuns']['responses'][200]['content']['application/json'] };
+
+/** Input of RunWorkflow: POST /ga4gh/wes/v1/runs (the HTTP layer always passes a body object, possibly empty). */
+export interface RunWorkflowInput {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: Omit<NonNullable<operations['RunWorkflow']['requestBody']>['content']['multipart/form-data'], 'workflow_attachment'> & { workflow_attachment?: UploadedFile[] };
+}
+
+/** Successful outcomes of RunWorkflow; errors are thrown, not returned. */
+export type RunWorkflowResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['RunWorkflow']['responses'][200]['content']['application/json'] };
+
+/** Input of GetRunLog: GET /ga4gh/wes/v1/runs/{run_id}. */
+export interface GetRunLogInput {
+  params: NonNullable<operations['GetRunLog']['parameters']['path']>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetRunLog; errors are thrown, not returned. */
+export type GetRunLogResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['GetRunLog']['responses'][200]['content']['application/json'] };
+
+/** Input of GetRunStatus: GET /ga4gh/wes/v1/runs/{run_id}/status. */
+export interface GetRunStatusInput {
+  params: NonNullable<operations['GetRunStatus']['parameters']['path']>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetRunStatus; errors are thrown, not returned. */
+export type GetRunStatusResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['GetRunStatus']['responses'][200]['content']['application/json'] };
+
+/** Input of ListTasks: GET /ga4gh/wes/v1/runs/{run_id}/tasks. */
+export interface ListTasksInput {
+  params: NonNullable<operations['ListTasks']['parameters']['path']>;
+  query: NonNullable<operations['ListTasks']['parameters']['query']>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of ListTasks; errors are thrown, not returned. */
+export type ListTasksResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['ListTasks']['responses'][200]['content']['application/json'] };
+
+/** Input of GetTask: GET /ga4gh/wes/v1/runs/{run_id}/tasks/{task_id}. */
+export interface GetTaskInput {
+  params: NonNullable<operations['GetTask']['parameters']['path']>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetTask; errors are thrown, not returned. */
+export type GetTaskResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['GetTask']['responses'][200]['content']['application/json'] };
+
+/** Input of CancelRun: POST /ga4gh/wes/v1/runs/{run_id}/cancel. */
+export interface CancelRunInput {
+  params: NonNullable<operations['CancelRun']['parameters']['path']>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of CancelRun; errors are thrown, not returned. */
+export type CancelRunResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['CancelRun']['responses'][200]['content']['application/json'] };
+
+/** Input of GetRunStdout: GET /toil/wes/v1/logs/{run_id}/stdout. */
+export interface GetRunStdoutInput {
+  params: NonNullable<operations['GetRunStdout']['parameters']['path']>;
+  query: Record<string, never>;
+  headers: NonNullable<operations['GetRunStdout']['parameters']['header']>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetRunStdout; errors are thrown, not returned. */
+export type GetRunStdoutResult =
+  | { status: 200; headers?: Record<string, string>; body: StreamBody }
+  | { status: 206; headers: { 'content-range': string } & Record<string, string>; body: StreamBody };
+
+/** Input of GetRunStderr: GET /toil/wes/v1/logs/{run_id}/stderr. */
+export interface GetRunStderrInput {
+  params: NonNullable<operations['GetRunStderr']['parameters']['path']>;
+  query: Record<string, never>;
+  headers: NonNullable<operations['GetRunStderr']['parameters']['header']>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetRunStderr; errors are thrown, not returned. */
+export type GetRunStderrResult =
+  | { status: 200; headers?: Record<string, string>; body: StreamBody }
+  | { status: 206; headers: { 'content-range': string } & Record<string, string>; body: StreamBody };
+
+/** Input of GetEngineStatus: GET /engine/v1/status. */
+export interface GetEngineStatusInput {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetEngineStatus; errors are thrown, not returned. */
+export type GetEngineStatusResult =
+  | { status: 200; headers?: Record<string, string>; body: StreamBody };
+
+/** Input of GetRoot: GET /. */
+export interface GetRootInput {
+  params: Record<string, never>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetRoot; errors are thrown, not returned. */
+export type GetRootResult =
+  | { status: 302; headers: { location: string } & Record<string, string>; body?: undefined };
+
+/** Input type of each operation. */
+export interface OperationInputs {
+  GetServiceInfo: GetServiceInfoInput;
+  ListRuns: ListRunsInput;
+  RunWorkflow: RunWorkflowInput;
+  GetRunLog: GetRunLogInput;
+  GetRunStatus: GetRunStatusInput;
+  ListTasks: ListTasksInput;
+  GetTask: GetTaskInput;
+  CancelRun: CancelRunInput;
+  GetRunStdout: GetRunStdoutInput;
+  GetRunStderr: GetRunStderrInput;
+  GetEngineStatus: GetEngineStatusInput;
+  GetRoot: GetRootInput;
+}
+
+/** Result type of each operation. */
+export interface OperationResults {
+  GetServiceInfo: GetServiceInfoResult;
+  ListRuns: ListRunsResult;
+  RunWorkflow: RunWorkflowResult;
+  GetRunLog: GetRunLogResult;
+  GetRunStatus: GetRunStatusResult;
+  ListTasks: ListTasksResult;
+  GetTask: GetTaskResult;
+  CancelRun: CancelRunResult;
+  GetRunStdout: GetRunStdoutResult;
+  GetRunStderr: GetRunStderrResult;
+  GetEngineStatus: GetEngineStatusResult;
+  GetRoot: GetRootResult;
+}
+
+/** One method per operation of generated/openapi.json. */
+export interface OperationHandlers {
+  GetServiceInfo(input: GetServiceInfoInput): Promise<GetServiceInfoResult>;
+  ListRuns(input: ListRunsInput): Promise<ListRunsResult>;
+  RunWorkflow(input: RunWorkflowInput): Promise<RunWorkflowResult>;
+  GetRunLog(input: GetRunLogInput): Promise<GetRunLogResult>;
+  GetRunStatus(input: GetRunStatusInput): Promise<GetRunStatusResult>;
+  ListTasks(input: ListTasksInput): Promise<ListTasksResult>;
+  GetTask(input: GetTaskInput): Promise<GetTaskResult>;
+  CancelRun(input: CancelRunInput): Promise<CancelRunResult>;
+  GetRunStdout(input: GetRunStdoutInput): Promise<GetRunStdoutResult>;
+  GetRunStderr(input: GetRunStderrInput): Promise<GetRunStderrResult>;
+  GetEngineStatus(input: GetEngineStatusInput): Promise<GetEngineStatusResult>;
+  GetRoot(input: GetRootInput): Promise<GetRootResult>;
+}

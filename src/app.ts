@@ -1,0 +1,94 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import cors from '@fastify/cors';
+import { pino, type Logger } from 'pino';
+import type { OpenAPIBackend } from 'openapi-backend';
+import type { FerryConfig } from './config.js';
+import { errorHandler } from './api/errors.js';
+import { ferryVersion } from './api/spec.js';
+import { createWesApi } from './api/wes-api.js';
+import { stagingRoot } from './backend/staging.js';
+import { ToilBackend } from './backend/toil-backend.js';
+import { defaultEngineRegistry, type EngineRegistry } from './engines/registry.js';
+import { RunIndex } from './runs/run-index.js';
+import { LocalStateStore, type StateStore } from './runs/state-store.js';
+import { ToilWorkflow } from './runs/workflow.js';
+import { ChildProcessTaskRunner } from './tasks/child-process-runner.js';
+import type { TaskRunner } from './tasks/task-runner.js';
+
+/** Parts a test or an embedder may hand in instead of the defaults. */
+export interface AppParts {
+  logger?: Logger;
+  engines?: EngineRegistry;
+  store?: StateStore;
+  taskRunner?: TaskRunner;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ferry: { backend: ToilBackend; api: OpenAPIBackend; taskRunner: TaskRunner; store: StateStore; config: FerryConfig };
+  }
+}
+
+/**
+ * Builds the Ferry app: a ready Fastify instance over the configured work
+ * folder. It does not listen; `server.ts` does that, and tests inject.
+ */
+export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promise<FastifyInstance> {
+  const logger = parts.logger ?? pino({ level: config.logLevel });
+  await fs.mkdir(config.workDir, { recursive: true });
+  await fs.mkdir(config.stateStore, { recursive: true });
+  // Whatever a crash left half-received is not a run: remove it.
+  await fs.rm(stagingRoot(config.workDir), { recursive: true, force: true });
+
+  const store = parts.store ?? new LocalStateStore(config.stateStore);
+  const engines = parts.engines ?? defaultEngineRegistry();
+  const index = await RunIndex.open(path.join(config.stateStore, '.index', 'runs.jsonl'), store, async (runId) => {
+    const request = await new ToilWorkflow(config.workDir, store, runId).readRequest();
+    return request.tags ?? {};
+  });
+  const taskRunner =
+    parts.taskRunner ??
+    new ChildProcessTaskRunner({
+      workDir: config.workDir,
+      store,
+      engines,
+      maxConcurrentRuns: config.maxConcurrentRuns,
+      cancelGraceMs: config.cancelGraceMs,
+      logger,
+    });
+  const backend = new ToilBackend({ config, store, index, engines, taskRunner, logger, version: ferryVersion() });
+
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.maxFieldBytes,
+    // Run ids and task ids are the only path parameters; keep URLs sane.
+    routerOptions: { maxParamLength: 512 },
+    return503OnClosing: true,
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => errorHandler(Object.assign(new Error(`No route ${request.method} ${request.url}.`), { statusCode: 404 }), request, reply));
+  // Bodies of operations that take none are read and ignored, whatever their type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined));
+  await app.register(multipart, { throwFileSizeLimit: true });
+  if (config.cors) await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
+
+  const api = await createWesApi(app, {
+    backend,
+    workDir: config.workDir,
+    limits: { maxAttachmentBytes: config.maxAttachmentBytes, maxAttachments: config.maxAttachments, maxFieldBytes: config.maxFieldBytes },
+    validateResponses: config.validateResponses,
+  });
+  app.decorate('ferry', { backend, api, taskRunner, store, config });
+  app.addHook('onClose', async () => {
+    await taskRunner.close();
+  });
+  return app;
+}

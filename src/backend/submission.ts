@@ -1,0 +1,161 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Engine, EngineOption } from '../engines/engine.js';
+import type { EngineRegistry } from '../engines/registry.js';
+import type { RunRequest } from '../runs/workflow.js';
+import { MalformedRequestError, OperationForbiddenError, VersionNotImplementedError } from '../util/errors.js';
+import type { Staging } from './staging.js';
+import { fileAllowed, isInside, stageWorkflow, type SourcePolicy } from './workflow-source.js';
+
+/** The form fields of POST /runs, all strings as sent. */
+export interface SubmissionFields {
+  workflow_params?: string;
+  workflow_type?: string;
+  workflow_type_version?: string;
+  tags?: string;
+  workflow_engine?: string;
+  workflow_engine_version?: string;
+  workflow_engine_parameters?: string;
+  workflow_url?: string;
+}
+
+/** A submission that passed every check, ready to become a run. */
+export interface AcceptedSubmission {
+  request: RunRequest;
+  engine: Engine;
+  /** The workflow file, relative to `execution/`. */
+  workflow: string;
+  params: Record<string, unknown>;
+  tags: Record<string, string>;
+  userOptions: EngineOption[];
+}
+
+function parseJsonField(name: string, text: string | undefined, message?: string): unknown {
+  if (text === undefined || text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new MalformedRequestError(message ?? `'${name}' is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Checks a submission and stages its workflow, in the order Toil reports
+ * problems. Nothing outside the staging folder is touched, so a rejection
+ * leaves no trace once the staging folder is discarded.
+ */
+export async function acceptSubmission(
+  fields: SubmissionFields,
+  staging: Staging,
+  engines: EngineRegistry,
+  policy: SourcePolicy,
+): Promise<AcceptedSubmission> {
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined && typeof value !== 'string') throw new MalformedRequestError(`'${key}' must be a string form field.`);
+  }
+  const params = parseJsonField('workflow_params', fields.workflow_params, "Got a 'workflow_params' which does not decode to a JSON object") ?? {};
+  if (!isPlainObject(params)) throw new MalformedRequestError("Got a 'workflow_params' which does not decode to a JSON object");
+
+  const rawType = fields.workflow_type?.trim();
+  if (!rawType) throw new MalformedRequestError("Missing 'workflow_type' in submission");
+  const type = rawType.toUpperCase();
+  if (engines.forType(type).length === 0) throw new VersionNotImplementedError(`workflow_type '${rawType}' is not supported.`);
+  const versions = engines.typeVersions(type);
+  const version = fields.workflow_type_version?.trim() ?? '';
+  if (!versions.includes(version)) {
+    throw new VersionNotImplementedError(
+      `workflow_type '${rawType.toLowerCase()}' requires 'workflow_type_version' to be one of '[${versions.map((v) => `'${v}'`).join(', ')}]'.  Got '${version}' instead.`,
+    );
+  }
+  const engine = engines.resolve(type, fields.workflow_engine?.trim());
+  if (!engine.workflowTypeVersions.includes(version)) {
+    throw new VersionNotImplementedError(`workflow_engine '${engine.name}' does not run ${type} ${version}.`);
+  }
+  const wantedEngineVersion = fields.workflow_engine_version?.trim();
+  if (wantedEngineVersion) {
+    if (!fields.workflow_engine?.trim()) throw new MalformedRequestError("'workflow_engine_version' needs 'workflow_engine' too.");
+    const installed = await engine.detectVersion();
+    if (installed !== wantedEngineVersion) {
+      throw new VersionNotImplementedError(`workflow_engine '${engine.name}' version '${wantedEngineVersion}' is not available; this server has '${installed ?? 'none'}'.`);
+    }
+  }
+
+  const tags = parseJsonField('tags', fields.tags) ?? {};
+  if (!isPlainObject(tags) || !Object.values(tags).every((v) => typeof v === 'string')) {
+    throw new MalformedRequestError("'tags' must be a JSON object whose values are strings.");
+  }
+  const engineParams = parseJsonField('workflow_engine_parameters', fields.workflow_engine_parameters) ?? {};
+  if (!isPlainObject(engineParams)) throw new MalformedRequestError("'workflow_engine_parameters' must be a JSON object.");
+  const userOptions: EngineOption[] = [];
+  for (const [flag, value] of Object.entries(engineParams)) {
+    if (value !== null && typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new MalformedRequestError(`workflow_engine_parameters: '${flag}' must have a string value or null.`);
+    }
+    if (!/^--?[A-Za-z][A-Za-z0-9-]*$/.test(flag)) throw new MalformedRequestError(`workflow_engine_parameters: '${flag}' is not an option name.`);
+    const option: EngineOption = { flag, value: value === null ? null : String(value) };
+    engine.checkUserOption(option);
+    userOptions.push(option);
+  }
+
+  const url = fields.workflow_url?.trim();
+  if (!url) throw new MalformedRequestError("Missing 'workflow_url' in submission");
+  await checkInputLocations(params, staging.executionDir, policy.allowedFileRoots);
+  const workflow = await stageWorkflow(url, staging, policy);
+
+  const request: RunRequest = {
+    workflow_params: params as RunRequest['workflow_params'],
+    workflow_type: rawType,
+    workflow_type_version: version,
+    tags: tags as Record<string, string>,
+    workflow_engine_parameters: Object.fromEntries(userOptions.map((o) => [o.flag, o.value ?? ''])),
+    workflow_url: url,
+    ...(fields.workflow_engine ? { workflow_engine: fields.workflow_engine.trim() } : {}),
+    ...(wantedEngineVersion ? { workflow_engine_version: wantedEngineVersion } : {}),
+  };
+  return { request, engine, workflow, params, tags: tags as Record<string, string>, userOptions };
+}
+
+/**
+ * Input files may come from the attachments (relative locations, which must
+ * stay inside the run), from the web, or from local folders the server allows;
+ * any other local path is refused (403) so a run cannot read the server's files.
+ */
+async function checkInputLocations(params: Record<string, unknown>, executionDir: string, roots: readonly string[]): Promise<void> {
+  const locations: string[] = [];
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > 64) throw new MalformedRequestError("'workflow_params' is nested too deeply.");
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1));
+    if (!isPlainObject(v)) return;
+    if (v.class === 'File' || v.class === 'Directory') {
+      for (const key of ['location', 'path'] as const) {
+        const loc = v[key];
+        if (typeof loc === 'string') locations.push(loc);
+      }
+    }
+    for (const x of Object.values(v)) visit(x, depth + 1);
+  };
+  visit(params, 0);
+  for (const loc of locations) {
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(loc)?.[1]?.toLowerCase();
+    let local: string | null = null;
+    if (scheme === undefined) {
+      local = path.resolve(executionDir, loc);
+      if (!isInside(executionDir, local)) throw new MalformedRequestError(`Input location '${loc}' climbs out of the run's attachments.`);
+      continue;
+    }
+    if (scheme === 'file') {
+      try {
+        local = fileURLToPath(loc);
+      } catch {
+        throw new MalformedRequestError(`Input location '${loc}' is not a valid file:// URL.`);
+      }
+    }
+    if (local !== null && !(roots.length > 0 && (await fileAllowed(local, roots)))) {
+      throw new OperationForbiddenError(`Input location '${loc}' is outside the folders this server may read.`);
+    }
+  }
+}

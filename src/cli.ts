@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig, usage } from './config.js';
+import { ferryVersion } from './api/spec.js';
+import { serve } from './server.js';
+
+/** `ferry serve [options]`: the only command so far. */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '--version' || command === 'version') {
+    console.log(ferryVersion());
+    return 0;
+  }
+  if (command !== 'serve') {
+    console.error(`Usage: ferry serve [options]   (ferry serve --help for the options)`);
+    return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
+  }
+  let parsed;
+  try {
+    parsed = loadConfig(rest);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`ferry: ${err.message}\n\n${usage}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (parsed.version) {
+    console.log(ferryVersion());
+    return 0;
+  }
+  await serve(parsed.config);
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,257 @@
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+
+/** Which flavour of WES answers Ferry gives (Toil's `--wes_dialect`). */
+export type WesDialect = 'standard' | 'agc';
+
+/** One validated configuration object, built once and passed down. */
+export interface FerryConfig {
+  host: string;
+  port: number;
+  /** Where run folders live. */
+  workDir: string;
+  /** Where per-run state lives (a local folder). */
+  stateStore: string;
+  /** Server default engine options (`--opt`), each `--flag[=value]`, optionally `engine:`-prefixed. */
+  engineOptions: string[];
+  wesDialect: WesDialect;
+  cors: boolean;
+  corsOrigins: string[];
+  logLevel: string;
+  /** Check every response against the spec; non-conforming ones are logged (or thrown in tests). */
+  validateResponses: 'off' | 'log' | 'throw';
+  maxConcurrentRuns: number;
+  defaultPageSize: number;
+  maxPageSize: number;
+  /** Largest single attachment, in bytes. */
+  maxAttachmentBytes: number;
+  maxAttachments: number;
+  /** Largest non-file form field, in bytes. */
+  maxFieldBytes: number;
+  /** Folders under which `file://` workflow URLs may be read. Empty: none. */
+  allowedFileRoots: string[];
+  /** Time the engine gets after SIGTERM before its whole process group is killed. */
+  cancelGraceMs: number;
+  downloadTimeoutMs: number;
+  maxDownloadBytes: number;
+  /** Whether http(s) workflow URLs may point at loopback or private addresses. */
+  allowPrivateDownloads: boolean;
+  serviceId: string;
+  serviceName: string;
+  organizationName: string;
+  organizationUrl: string;
+}
+
+export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8080,
+  workDir: path.resolve('ferry-work'),
+  stateStore: path.resolve('ferry-work', 'state_store'),
+  engineOptions: [],
+  wesDialect: 'standard',
+  cors: false,
+  corsOrigins: ['*'],
+  logLevel: 'info',
+  validateResponses: 'off',
+  maxConcurrentRuns: 4,
+  defaultPageSize: 100,
+  maxPageSize: 1000,
+  maxAttachmentBytes: 1024 * 1024 * 1024,
+  maxAttachments: 1000,
+  maxFieldBytes: 16 * 1024 * 1024,
+  allowedFileRoots: [],
+  cancelGraceMs: 5000,
+  downloadTimeoutMs: 60_000,
+  maxDownloadBytes: 256 * 1024 * 1024,
+  allowPrivateDownloads: false,
+  serviceId: 'org.ferry.wes',
+  serviceName: 'Ferry',
+  organizationName: 'Ferry',
+  organizationUrl: 'https://example.org/ferry',
+} satisfies FerryConfig);
+
+/** Command-line flags: name, type, environment variable, config key. */
+const flags = {
+  host: { type: 'string', env: 'FERRY_HOST' },
+  port: { type: 'string', env: 'FERRY_PORT' },
+  'work-dir': { type: 'string', env: 'FERRY_WORK_DIR' },
+  'state-store': { type: 'string', env: 'FERRY_STATE_STORE' },
+  opt: { type: 'string', multiple: true, env: 'FERRY_OPTS' },
+  'wes-dialect': { type: 'string', env: 'FERRY_WES_DIALECT' },
+  cors: { type: 'boolean', env: 'FERRY_CORS' },
+  'cors-origins': { type: 'string', env: 'FERRY_CORS_ORIGINS' },
+  'log-level': { type: 'string', env: 'FERRY_LOG_LEVEL' },
+  'validate-responses': { type: 'boolean', env: 'FERRY_VALIDATE_RESPONSES' },
+  'max-concurrent-runs': { type: 'string', env: 'FERRY_MAX_CONCURRENT_RUNS' },
+  'default-page-size': { type: 'string', env: 'FERRY_DEFAULT_PAGE_SIZE' },
+  'max-page-size': { type: 'string', env: 'FERRY_MAX_PAGE_SIZE' },
+  'max-attachment-bytes': { type: 'string', env: 'FERRY_MAX_ATTACHMENT_BYTES' },
+  'max-attachments': { type: 'string', env: 'FERRY_MAX_ATTACHMENTS' },
+  'allowed-file-root': { type: 'string', multiple: true, env: 'FERRY_ALLOWED_FILE_ROOTS' },
+  'cancel-grace-seconds': { type: 'string', env: 'FERRY_CANCEL_GRACE_SECONDS' },
+  'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
+  version: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; env?: string; short?: string }>;
+
+/** Usage text for `ferry serve --help`. */
+export const usage = `Usage: ferry serve [options]
+
+  --host HOST                  address to listen on (default 127.0.0.1)      FERRY_HOST
+  --port PORT                  port (default 8080)                            FERRY_PORT
+  --work-dir DIR               run folders (default ./ferry-work)             FERRY_WORK_DIR
+  --state-store DIR            per-run state (default <work-dir>/state_store) FERRY_STATE_STORE
+  --opt '[ENGINE:]--flag[=v]'  default engine option, repeatable              FERRY_OPTS (';'-separated)
+  --wes-dialect standard|agc   answer dialect (default standard)              FERRY_WES_DIALECT
+  --cors                       send CORS headers                              FERRY_CORS
+  --cors-origins A,B           allowed origins (default *)                    FERRY_CORS_ORIGINS
+  --log-level LEVEL            pino level (default info)                      FERRY_LOG_LEVEL
+  --validate-responses         check every response against the spec, log misfits  FERRY_VALIDATE_RESPONSES
+  --max-concurrent-runs N      engines running at once (default 4)            FERRY_MAX_CONCURRENT_RUNS
+  --default-page-size N        (default 100)                                  FERRY_DEFAULT_PAGE_SIZE
+  --max-page-size N            (default 1000)                                 FERRY_MAX_PAGE_SIZE
+  --max-attachment-bytes N     largest attachment (default 1 GiB)             FERRY_MAX_ATTACHMENT_BYTES
+  --max-attachments N          most attachments per run (default 1000)        FERRY_MAX_ATTACHMENTS
+  --allowed-file-root DIR      allow file:// workflow URLs under DIR, repeatable  FERRY_ALLOWED_FILE_ROOTS (':'-separated)
+  --cancel-grace-seconds S     SIGTERM to SIGKILL on cancel (default 5)       FERRY_CANCEL_GRACE_SECONDS
+  --allow-private-downloads    let http(s) workflow URLs reach private/loopback addresses
+  --version                    print the version and exit
+
+Toil's underscore spellings (--work_dir, --state_store, --wes_dialect, --cors_origins, --logLevel) work too.
+`;
+
+/** Thrown for bad flags or environment values; the CLI prints it with the usage. */
+export class ConfigError extends Error {}
+
+function toInt(name: string, value: string, min: number): number {
+  if (!/^\d+$/.test(value.trim())) throw new ConfigError(`${name} must be a whole number, got '${value}'`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`${name} must be at least ${min}, got '${value}'`);
+  return n;
+}
+
+function toBool(name: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off|)$/i.test(value)) return false;
+  throw new ConfigError(`${name} must be true or false, got '${value}'`);
+}
+
+/** Rewrite Toil's spellings (`--work_dir`, `--logLevel`) to ours. */
+function normaliseArgv(argv: readonly string[]): string[] {
+  return argv.map((arg) => {
+    if (!arg.startsWith('--')) return arg;
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    const rest = eq === -1 ? '' : arg.slice(eq);
+    const fixed = name === '--logLevel' ? '--log-level' : name.replace(/_/g, '-');
+    return fixed + rest;
+  });
+}
+
+export interface ParsedCommandLine {
+  config: FerryConfig;
+  version: boolean;
+  help: boolean;
+}
+
+/**
+ * Builds the configuration from flags, then environment variables, then the
+ * defaults, and validates it. Flags win over the environment.
+ */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ParsedCommandLine {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
+  for (const [name, spec] of Object.entries(flags)) {
+    options[name] = { type: spec.type, ...('multiple' in spec ? { multiple: spec.multiple } : {}), ...('short' in spec ? { short: spec.short } : {}) };
+  }
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args: normaliseArgv(argv), options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const pick = (name: keyof typeof flags): string | boolean | string[] | undefined => {
+    const v = values[name];
+    if (v !== undefined) return v as string | boolean | string[];
+    const spec = flags[name];
+    const envName = 'env' in spec ? spec.env : undefined;
+    const raw = envName ? env[envName] : undefined;
+    if (raw === undefined || raw === '') return undefined;
+    if (spec.type === 'boolean') return toBool(envName!, raw);
+    if ('multiple' in spec && spec.multiple) {
+      const sep = name === 'opt' ? ';' : ':';
+      return raw.split(sep).map((s) => s.trim()).filter(Boolean);
+    }
+    return raw;
+  };
+  const str = (name: keyof typeof flags): string | undefined => {
+    const v = pick(name);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const list = (name: keyof typeof flags): string[] | undefined => {
+    const v = pick(name);
+    return Array.isArray(v) ? v : undefined;
+  };
+  const bool = (name: keyof typeof flags): boolean | undefined => {
+    const v = pick(name);
+    return typeof v === 'boolean' ? v : undefined;
+  };
+
+  const workDir = path.resolve(cwd, str('work-dir') ?? 'ferry-work');
+  const stateStoreRaw = str('state-store');
+  const stateStore = stateStoreRaw
+    ? path.resolve(cwd, stateStoreRaw.startsWith('file://') ? new URL(stateStoreRaw).pathname : stateStoreRaw)
+    : path.join(workDir, 'state_store');
+  if (stateStoreRaw && /^[a-z][a-z0-9+.-]*:\/\//i.test(stateStoreRaw) && !stateStoreRaw.startsWith('file://')) {
+    throw new ConfigError(`--state-store supports local folders and file:// URLs only, got '${stateStoreRaw}'`);
+  }
+  const dialect = str('wes-dialect') ?? 'standard';
+  if (dialect !== 'standard' && dialect !== 'agc') throw new ConfigError(`--wes-dialect must be 'standard' or 'agc', got '${dialect}'`);
+  const port = toInt('--port', str('port') ?? String(defaultConfig.port), 0);
+  if (port > 65535) throw new ConfigError(`--port must be at most 65535, got ${port}`);
+  const defaultPageSize = toInt('--default-page-size', str('default-page-size') ?? String(defaultConfig.defaultPageSize), 1);
+  const maxPageSize = toInt('--max-page-size', str('max-page-size') ?? String(defaultConfig.maxPageSize), 1);
+  if (defaultPageSize > maxPageSize) throw new ConfigError('--default-page-size cannot exceed --max-page-size');
+  const corsOrigins = (str('cors-origins') ?? '*').split(',').map((s) => s.trim()).filter(Boolean);
+  const engineOptions = list('opt') ?? [];
+  for (const opt of engineOptions) {
+    if (!/^([a-z0-9-]+:)?--?[A-Za-z]/.test(opt)) throw new ConfigError(`--opt must look like '[engine:]--flag[=value]', got '${opt}'`);
+  }
+  const config: FerryConfig = {
+    ...defaultConfig,
+    host: str('host') ?? defaultConfig.host,
+    port,
+    workDir,
+    stateStore,
+    engineOptions,
+    wesDialect: dialect,
+    cors: bool('cors') ?? false,
+    corsOrigins,
+    logLevel: str('log-level') ?? defaultConfig.logLevel,
+    validateResponses: bool('validate-responses') ? 'log' : 'off',
+    maxConcurrentRuns: toInt('--max-concurrent-runs', str('max-concurrent-runs') ?? String(defaultConfig.maxConcurrentRuns), 1),
+    defaultPageSize,
+    maxPageSize,
+    maxAttachmentBytes: toInt('--max-attachment-bytes', str('max-attachment-bytes') ?? String(defaultConfig.maxAttachmentBytes), 1),
+    maxAttachments: toInt('--max-attachments', str('max-attachments') ?? String(defaultConfig.maxAttachments), 0),
+    allowedFileRoots: (list('allowed-file-root') ?? []).map((p) => path.resolve(cwd, p)),
+    cancelGraceMs: toInt('--cancel-grace-seconds', str('cancel-grace-seconds') ?? String(defaultConfig.cancelGraceMs / 1000), 0) * 1000,
+    allowPrivateDownloads: bool('allow-private-downloads') ?? false,
+  };
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  config.logLevel = config.logLevel.toLowerCase();
+  if (config.logLevel === 'warning') config.logLevel = 'warn';
+  if (config.logLevel === 'critical') config.logLevel = 'fatal';
+  if (!levels.includes(config.logLevel)) throw new ConfigError(`--log-level must be one of ${levels.join(', ')}`);
+  return { config, version: bool('version') ?? false, help: bool('help') ?? false };
+}
+
+/** A config for tests and embedding: defaults plus overrides, paths made absolute. */
+export function makeConfig(overrides: Partial<FerryConfig> & { workDir: string }): FerryConfig {
+  const workDir = path.resolve(overrides.workDir);
+  return {
+    ...defaultConfig,
+    stateStore: path.join(workDir, 'state_store'),
+    ...overrides,
+    workDir,
+  };
+}

@@ -1,0 +1,48 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EngineOutcome, RunContext } from './engine.js';
+
+export const CWL_VERSIONS = ['v1.0', 'v1.1', 'v1.2'] as const;
+
+/**
+ * Reads the output object a CWL runner printed on stdout. Every File and
+ * Directory it names must lie inside the run's outputs folder; anything else
+ * would hand the client a path to somewhere the run does not own.
+ */
+export async function readCwlOutputs(ctx: RunContext): Promise<EngineOutcome> {
+  const text = (await fs.readFile(ctx.stdoutPath, 'utf8')).trim();
+  // Runners print the object last; anything before it is noise from tools.
+  const start = text.lastIndexOf('\n{') === -1 ? text.indexOf('{') : text.lastIndexOf('\n{') + 1;
+  let outputs: unknown;
+  try {
+    outputs = JSON.parse(start === -1 ? text : text.slice(start));
+  } catch {
+    return { outputs: {}, failure: 'The engine exited 0 but printed no output object.' };
+  }
+  if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) {
+    return { outputs: {}, failure: 'The engine exited 0 but its output is not a JSON object.' };
+  }
+  const stray = findStrayLocations(outputs, ctx.outputsDir);
+  if (stray.length > 0) {
+    return { outputs: {}, failure: `The engine reported outputs outside the run's outputs folder: ${stray.slice(0, 3).join(', ')}` };
+  }
+  return { outputs: outputs as Record<string, unknown> };
+}
+
+function findStrayLocations(value: unknown, root: string): string[] {
+  const stray: string[] = [];
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (typeof v !== 'object' || v === null) return;
+    const obj = v as Record<string, unknown>;
+    if ((obj.class === 'File' || obj.class === 'Directory') && typeof obj.location === 'string' && obj.location.startsWith('file://')) {
+      const p = fileURLToPath(obj.location);
+      const rel = path.relative(root, p);
+      if (rel.startsWith('..') || path.isAbsolute(rel)) stray.push(obj.location);
+    }
+    Object.values(obj).forEach(visit);
+  };
+  visit(value);
+  return stray;
+}

@@ -1,0 +1,83 @@
+import type { components } from '../../generated/schema.js';
+
+export type TaskLog = components['schemas']['TaskLog'];
+
+/** A task log as an engine reports it: the spec's, plus the batch system's id of the job where known. */
+export type EngineTaskLog = TaskLog & { externalBatchId?: string | null };
+
+/** One engine option: `--flag` (value null) or `--flag=value`. */
+export interface EngineOption {
+  flag: string;
+  value: string | null;
+}
+
+/** Everything an engine needs to know about the run it drives. All paths absolute. */
+export interface RunContext {
+  runId: string;
+  runDir: string;
+  /** The engine's working folder: attachments, the workflow, `wes_inputs.json`. */
+  executionDir: string;
+  outputsDir: string;
+  workflowPath: string;
+  inputsPath: string;
+  stdoutPath: string;
+  stderrPath: string;
+  /** Scratch space for the engine, inside the run. */
+  tmpDir: string;
+  /** Toil's `--writeMessages` log. */
+  busPath: string;
+  jobStorePath: string;
+  /** Server defaults, then the user's (policed) options: later ones win. */
+  options: EngineOption[];
+}
+
+/** The command to spawn: an argument vector (never a shell line) and extra environment. */
+export interface EngineCommand {
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/** What a finished engine produced. */
+export interface EngineOutcome {
+  outputs: Record<string, unknown>;
+  /** A reason the run failed even though the engine exited 0 (e.g. a declared output is missing). */
+  failure?: string;
+}
+
+/**
+ * One workflow engine: how to build its command line, which options users may
+ * pass, and how to read what it produced. Adding an engine means one file in
+ * this folder and one line in the registry.
+ */
+export interface Engine {
+  /** Unique key of this engine in the registry and in a run's record. */
+  readonly id: string;
+  /** The `workflow_engine` name clients choose it by (unique per workflow type). */
+  readonly name: string;
+  /** Upper-case workflow type it runs, e.g. `CWL`. */
+  readonly workflowType: string;
+  readonly workflowTypeVersions: readonly string[];
+  /** Installed version, or null if the engine is not installed. */
+  detectVersion(): Promise<string | null>;
+  /**
+   * Throws a WES error (400) when a user may not pass this option: unknown to
+   * the engine, or one that would move outputs or the job store out of the run.
+   */
+  checkUserOption(option: EngineOption): void;
+  buildCommand(ctx: RunContext): EngineCommand;
+  /** Reads the outputs after a successful exit. */
+  collectOutputs(ctx: RunContext): Promise<EngineOutcome>;
+  /** The run's task logs so far, in the order the tasks were first seen. */
+  taskLogs(ctx: RunContext): Promise<EngineTaskLog[]>;
+}
+
+/** `--flag=value` / `--flag` as the engine expects them. */
+export function renderOption(option: EngineOption): string {
+  return option.value === null ? option.flag : `${option.flag}=${option.value}`;
+}
+
+/** Parses `--flag[=value]`. */
+export function parseOption(text: string): EngineOption {
+  const eq = text.indexOf('=');
+  return eq === -1 ? { flag: text, value: null } : { flag: text.slice(0, eq), value: text.slice(eq + 1) };
+}

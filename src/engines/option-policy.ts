@@ -1,0 +1,55 @@
+import { MalformedRequestError } from '../util/errors.js';
+import type { EngineOption } from './engine.js';
+
+/** How a user-settable option takes its value. */
+export type OptionShape =
+  /** a bare switch: `--flag` */
+  | 'switch'
+  /** any value not naming a path: `--flag=value` */
+  | 'value'
+  /** a whole number */
+  | 'int'
+  /** a size or number such as `2G` or `1.5` */
+  | 'amount'
+  /** one of these words */
+  | readonly string[];
+
+export interface OptionPolicy {
+  /** Options a user may pass and how they take values. */
+  allowed: Readonly<Record<string, OptionShape>>;
+  /** Options the engine knows that users may not pass, with the reason. */
+  refused: Readonly<Record<string, string>>;
+}
+
+const INT = /^\d{1,9}$/;
+const AMOUNT = /^\d+(\.\d+)?([KMGTPE]i?)?B?$/i;
+
+/**
+ * Checks one user option against an engine's policy; throws a 400 with a
+ * message naming the option when it is refused, unknown or ill-formed.
+ */
+export function checkOption(engine: string, policy: OptionPolicy, option: EngineOption): void {
+  const { flag, value } = option;
+  const refused = policy.refused[flag];
+  if (refused !== undefined) {
+    throw new MalformedRequestError(`workflow_engine_parameters: '${flag}' cannot be set for ${engine}: ${refused}.`);
+  }
+  const shape = policy.allowed[flag];
+  if (shape === undefined) {
+    throw new MalformedRequestError(`workflow_engine_parameters: '${flag}' is not an option ${engine} accepts here.`);
+  }
+  const bad = (why: string): never => {
+    throw new MalformedRequestError(`workflow_engine_parameters: '${flag}' ${why}.`);
+  };
+  if (shape === 'switch') {
+    if (value !== null && value !== '') bad('takes no value');
+    return;
+  }
+  if (value === null || value === '') bad('needs a value');
+  const v = value as string;
+  if (/[\0\n\r]/.test(v)) bad('has a control character in its value');
+  if (shape === 'int' && !INT.test(v)) bad(`needs a whole number, got '${v}'`);
+  if (shape === 'amount' && !AMOUNT.test(v)) bad(`needs a number or size such as 2G, got '${v}'`);
+  if (Array.isArray(shape) && !shape.includes(v)) bad(`must be one of ${shape.join(', ')}, got '${v}'`);
+  if (shape === 'value' && (v.includes('/') || v.startsWith('~') || v.includes('..'))) bad('may not name a path');
+}

@@ -1,0 +1,73 @@
+import { VersionNotImplementedError } from '../util/errors.js';
+import { CwltoolEngine } from './cwltool.js';
+import type { Engine } from './engine.js';
+import { ToilCwlEngine } from './toil-cwl.js';
+
+/**
+ * The engines this server offers, per workflow type, with the default one of
+ * each type first.
+ */
+export class EngineRegistry {
+  private readonly byId = new Map<string, Engine>();
+
+  constructor(readonly engines: readonly Engine[]) {
+    for (const e of engines) {
+      if (this.byId.has(e.id)) throw new Error(`duplicate engine id ${e.id}`);
+      this.byId.set(e.id, e);
+    }
+  }
+
+  /** Upper-case workflow types, in registry order. */
+  types(): string[] {
+    return [...new Set(this.engines.map((e) => e.workflowType))];
+  }
+
+  forType(type: string): Engine[] {
+    const t = type.toUpperCase();
+    return this.engines.filter((e) => e.workflowType === t);
+  }
+
+  byName(id: string): Engine | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Versions of a workflow type that at least one engine runs. */
+  typeVersions(type: string): string[] {
+    return [...new Set(this.forType(type).flatMap((e) => e.workflowTypeVersions))];
+  }
+
+  /**
+   * The engine for a submission: the named one (`workflow_engine`), else the
+   * type's default. Throws 400 when none fits.
+   */
+  resolve(type: string, engineName?: string): Engine {
+    const candidates = this.forType(type);
+    if (candidates.length === 0) throw new VersionNotImplementedError(`workflow_type '${type}' is not supported.`);
+    if (engineName === undefined || engineName === '') return candidates[0]!;
+    const found = candidates.find((e) => e.name.toLowerCase() === engineName.toLowerCase());
+    if (!found) {
+      throw new VersionNotImplementedError(
+        `workflow_engine '${engineName}' is not supported for workflow_type '${type.toUpperCase()}'; choose one of ${candidates.map((e) => `'${e.name}'`).join(', ')}.`,
+      );
+    }
+    return found;
+  }
+
+  /** Installed version of each engine, keyed by its public name. */
+  async versions(): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    await Promise.all(
+      this.engines.map(async (e) => {
+        const v = await e.detectVersion();
+        const list = (out[e.name] ??= []);
+        if (v && !list.includes(v)) list.push(v);
+      }),
+    );
+    return out;
+  }
+}
+
+/** The engines the embedded default offers. */
+export function defaultEngineRegistry(): EngineRegistry {
+  return new EngineRegistry([new CwltoolEngine(), new ToilCwlEngine()]);
+}

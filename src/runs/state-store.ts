@@ -1,0 +1,130 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { atomicFileCreate } from '../util/atomic-file.js';
+import { withGlobalMutex } from '../util/global-mutex.js';
+import { errnoCode } from '../util/errors.js';
+
+/** Run ids are `run-` and 32 hex digits; nothing else ever names a folder. */
+export const RUN_ID_PATTERN = /^run-[0-9a-f]{32}$/;
+const KEY_PATTERN = /^[a-z][a-z0-9_]*$/;
+
+/** True when `runId` has the shape of a run id this server makes. */
+export function isRunId(runId: string): boolean {
+  return RUN_ID_PATTERN.test(runId);
+}
+
+/**
+ * A key/value store per run: the record of a run's state that survives the
+ * server. Every write is atomic; read-modify-write goes through `update`,
+ * which holds a cross-process lock for the run.
+ */
+export interface StateStore {
+  get(runId: string, key: string): Promise<string | null>;
+  set(runId: string, key: string, value: string): Promise<void>;
+  /**
+   * Reads `key`, calls `fn` with it and writes what `fn` returns (null: no
+   * write), all under the run's lock. Returns the value now stored.
+   */
+  update(runId: string, key: string, fn: (current: string | null) => string | null): Promise<string | null>;
+  /** Every key of a run at once (absent run: empty object). */
+  getAll(runId: string): Promise<Record<string, string>>;
+  /** Whether the store holds anything for the run. */
+  has(runId: string): Promise<boolean>;
+  /** Every run id in the store (for rebuilding indexes; cost grows with the number of runs). */
+  listRunIds(): Promise<string[]>;
+  /** Removes a run's record (used only to undo a submission that failed half way). */
+  remove(runId: string): Promise<void>;
+}
+
+function check(runId: string, key?: string): void {
+  if (!isRunId(runId)) throw new Error(`invalid run id '${runId}'`);
+  if (key !== undefined && !KEY_PATTERN.test(key)) throw new Error(`invalid state key '${key}'`);
+}
+
+/** The embedded default: plain text files `<root>/<run_id>/<key>`. */
+export class LocalStateStore implements StateStore {
+  constructor(readonly root: string) {}
+
+  private file(runId: string, key: string): string {
+    check(runId, key);
+    return path.join(this.root, runId, key);
+  }
+
+  async get(runId: string, key: string): Promise<string | null> {
+    try {
+      return await fs.readFile(this.file(runId, key), 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async set(runId: string, key: string, value: string): Promise<void> {
+    const file = this.file(runId, key);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await withGlobalMutex(path.dirname(file), 'store', () => atomicFileCreate(file, value));
+  }
+
+  async update(runId: string, key: string, fn: (current: string | null) => string | null): Promise<string | null> {
+    const file = this.file(runId, key);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    return withGlobalMutex(path.dirname(file), 'store', async () => {
+      const current = await this.get(runId, key);
+      const next = fn(current);
+      if (next === null || next === current) return current;
+      await atomicFileCreate(file, next);
+      return next;
+    });
+  }
+
+  async getAll(runId: string): Promise<Record<string, string>> {
+    check(runId);
+    const dir = path.join(this.root, runId);
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return {};
+      throw err;
+    }
+    const out: Record<string, string> = {};
+    await Promise.all(
+      names
+        .filter((n) => KEY_PATTERN.test(n))
+        .map(async (n) => {
+          const v = await this.get(runId, n);
+          if (v !== null) out[n] = v;
+        }),
+    );
+    return out;
+  }
+
+  async has(runId: string): Promise<boolean> {
+    if (!isRunId(runId)) return false;
+    return (await this.get(runId, 'state')) !== null;
+  }
+
+  async listRunIds(): Promise<string[]> {
+    try {
+      return (await fs.readdir(this.root)).filter(isRunId);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  async remove(runId: string): Promise<void> {
+    check(runId);
+    await fs.rm(path.join(this.root, runId), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Opens the state store a `--state-store` value names. Local folders and
+ * `file://` URLs are what the embedded default supports.
+ */
+export function connectToStateStore(url: string): StateStore {
+  if (url.startsWith('file://')) return new LocalStateStore(new URL(url).pathname);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new Error(`unsupported state store '${url}'`);
+  return new LocalStateStore(url);
+}

@@ -1,0 +1,145 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { components } from '../../generated/schema.js';
+import type { EngineOption, RunContext } from '../engines/engine.js';
+import { errnoCode } from '../util/errors.js';
+import { WorkflowStateMachine, type State } from './state-machine.js';
+import type { StateStore } from './state-store.js';
+
+export type RunRequest = components['schemas']['RunRequest'];
+
+/** State-store keys of a run (Toil's, plus Ferry's own at the end). */
+export const RunKeys = {
+  state: 'state',
+  serverId: 'server_id',
+  jobStore: 'job_store',
+  startTime: 'start_time',
+  cmd: 'cmd',
+  endTime: 'end_time',
+  exitCode: 'exit_code',
+  /** Ferry: engine name, workflow path (relative to execution/), options, system logs, submit time. */
+  engine: 'engine',
+  workflow: 'workflow',
+  engineOptions: 'engine_options',
+  systemLogs: 'system_logs',
+  submittedAt: 'submitted_at',
+} as const;
+
+/**
+ * One run on disk: its folder, its record in the state store, its state
+ * machine. Knows nothing of HTTP or of how the engine is driven.
+ *
+ * Folder `<workDir>/<run_id>/`: request.json, execution/ (attachments, the
+ * workflow, wes_inputs.json), outputs/, stdout, stderr, bus_messages,
+ * outputs.json.
+ */
+export class ToilWorkflow {
+  readonly runDir: string;
+  readonly executionDir: string;
+  readonly outputsDir: string;
+  readonly stdoutPath: string;
+  readonly stderrPath: string;
+  readonly busPath: string;
+  readonly requestPath: string;
+  readonly outputsJsonPath: string;
+  readonly inputsPath: string;
+  readonly defaultJobStore: string;
+  readonly stateMachine: WorkflowStateMachine;
+
+  constructor(
+    readonly baseWorkDir: string,
+    readonly store: StateStore,
+    readonly runId: string,
+  ) {
+    this.runDir = path.join(baseWorkDir, runId);
+    this.executionDir = path.join(this.runDir, 'execution');
+    this.outputsDir = path.join(this.runDir, 'outputs');
+    this.stdoutPath = path.join(this.runDir, 'stdout');
+    this.stderrPath = path.join(this.runDir, 'stderr');
+    this.busPath = path.join(this.runDir, 'bus_messages');
+    this.requestPath = path.join(this.runDir, 'request.json');
+    this.outputsJsonPath = path.join(this.runDir, 'outputs.json');
+    this.inputsPath = path.join(this.executionDir, 'wes_inputs.json');
+    this.defaultJobStore = path.join(this.runDir, 'toil_job_store');
+    this.stateMachine = new WorkflowStateMachine(store, runId);
+  }
+
+  /** Whether the store has a record of this run. */
+  exists(): Promise<boolean> {
+    return this.store.has(this.runId);
+  }
+
+  getState(): Promise<State> {
+    return this.stateMachine.getCurrentState();
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.store.get(this.runId, key);
+  }
+
+  set(key: string, value: string): Promise<void> {
+    return this.store.set(this.runId, key, value);
+  }
+
+  /** Appends a line to the run's system logs (shown in run_log.system_logs). */
+  async addSystemLog(message: string): Promise<void> {
+    await this.store.update(this.runId, RunKeys.systemLogs, (current) => {
+      const logs = parseJsonArray(current);
+      logs.push(message);
+      return JSON.stringify(logs);
+    });
+  }
+
+  /** The request as submitted (stored at submission). */
+  async readRequest(): Promise<RunRequest> {
+    return JSON.parse(await fs.readFile(this.requestPath, 'utf8')) as RunRequest;
+  }
+
+  /** The outputs object, once written; null before. */
+  async readOutputs(): Promise<Record<string, unknown> | null> {
+    try {
+      return JSON.parse(await fs.readFile(this.outputsJsonPath, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  /** What the engine needs to know, from the run's stored record. */
+  async context(record?: Record<string, string>): Promise<RunContext> {
+    const r = record ?? (await this.store.getAll(this.runId));
+    const workflow = r[RunKeys.workflow];
+    if (!workflow) throw new Error(`run ${this.runId} has no workflow recorded`);
+    return {
+      runId: this.runId,
+      runDir: this.runDir,
+      executionDir: this.executionDir,
+      outputsDir: this.outputsDir,
+      workflowPath: path.join(this.executionDir, workflow),
+      inputsPath: this.inputsPath,
+      stdoutPath: this.stdoutPath,
+      stderrPath: this.stderrPath,
+      tmpDir: path.join(this.runDir, 'tmp'),
+      busPath: this.busPath,
+      jobStorePath: r[RunKeys.jobStore] ?? this.defaultJobStore,
+      options: parseOptions(r[RunKeys.engineOptions]),
+    };
+  }
+}
+
+/** Parses a stored JSON array of strings, tolerating absence or damage. */
+export function parseJsonArray(text: string | null | undefined): string[] {
+  if (!text) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+function parseOptions(text: string | undefined): EngineOption[] {
+  if (!text) return [];
+  const value = JSON.parse(text) as EngineOption[];
+  return value.map((o) => ({ flag: String(o.flag), value: o.value === null ? null : String(o.value) }));
+}

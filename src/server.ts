@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type { FerryConfig } from './config.js';
+
+/**
+ * Starts the server and stops it gracefully on SIGTERM/SIGINT: no new
+ * connections, requests in flight finish, then the process exits 0.
+ */
+export async function serve(config: FerryConfig): Promise<FastifyInstance> {
+  const app = await buildApp(config);
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  await app.listen({ host: config.host, port: config.port });
+  return app;
+}

@@ -1,0 +1,23 @@
+/**
+ * Runs the task that drives one run's engine. The backend only talks to this
+ * interface, so the local child-process runner can later be swapped for
+ * detached supervisors or a distributed queue without touching it.
+ */
+export interface TaskRunner {
+  /** Accepts a run whose state is QUEUED; it starts when a slot is free. */
+  run(runId: string): void;
+  /**
+   * Stops the run's task: a run still waiting is dropped, a running engine is
+   * signalled and its processes killed after a grace period. The caller has
+   * already moved the run to CANCELING.
+   */
+  cancel(runId: string): Promise<void>;
+  /** False when the task failed for a reason of its own (not the engine's). */
+  isOk(runId: string): boolean;
+  /** True while the task is waiting or running in this runner. */
+  isLive(runId: string): boolean;
+  /** Waits until the run's task has finished (for tests and shutdown). */
+  settled(runId: string): Promise<void>;
+  /** Stops taking work and stops every live task. */
+  close(): Promise<void>;
+}

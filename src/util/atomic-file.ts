@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+
+/** Options for {@link atomicFileCreate}. */
+export interface AtomicFileOptions {
+  /** Permission bits of the new file (before umask). Default 0o666. */
+  mode?: number;
+}
+
+/**
+ * Longest part of the target's name kept in the temp name, so that a target
+ * near the 255-byte NAME_MAX still gets a temp name the file system accepts.
+ */
+const MAX_BASE_IN_TEMP = 100;
+
+/**
+ * Write `data` to `filePath` so that readers see either the old content or
+ * the complete new content, never a partial file, even across a crash.
+ *
+ * The data goes to a uniquely named temp file in the same folder (same file
+ * system, so the rename is atomic), which is fsynced before being renamed
+ * over the target; the folder is then fsynced best-effort so the rename
+ * itself is durable. An existing file at `filePath` is replaced. On failure
+ * the temp file is removed and the error rethrown.
+ */
+export async function atomicFileCreate(
+  filePath: string,
+  data: string | Buffer,
+  opts: AtomicFileOptions = {},
+): Promise<void> {
+  const dir = path.dirname(filePath);
+  const base = path.basename(filePath).slice(0, MAX_BASE_IN_TEMP);
+  // The leading dot keeps half-written files out of casual listings; pid and
+  // random bytes keep concurrent writers (threads or processes) apart.
+  const tmp = path.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+
+  let handle: FileHandle | undefined;
+  try {
+    // 'wx' refuses to follow or reuse anything already at the temp name.
+    handle = await open(tmp, 'wx', opts.mode ?? 0o666);
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(tmp, filePath);
+  } catch (err) {
+    if (handle !== undefined) await handle.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+/**
+ * Atomically write `value` as pretty-printed JSON (with a trailing newline)
+ * to `filePath`; see {@link atomicFileCreate}.
+ *
+ * @throws TypeError when `value` has no JSON form (undefined, a function…).
+ */
+export async function atomicWriteJson(
+  filePath: string,
+  value: unknown,
+  opts: AtomicFileOptions = {},
+): Promise<void> {
+  const text = JSON.stringify(value, null, 2) as string | undefined;
+  if (text === undefined) {
+    throw new TypeError(`Cannot write ${typeof value} as JSON to ${filePath}`);
+  }
+  await atomicFileCreate(filePath, `${text}\n`, opts);
+}
+
+/**
+ * Flush a folder's entries to disk. Best-effort: some platforms and file
+ * systems refuse to open or fsync a folder, and the data itself is already
+ * safe by then, so errors are ignored.
+ */
+async function syncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Ignored on purpose, see above.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
