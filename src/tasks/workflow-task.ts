@@ -5,7 +5,8 @@ import os from 'node:os';
 import type { Engine, EngineCommand, RunContext } from '../engines/engine.js';
 import { atomicFileCreate } from '../util/atomic-file.js';
 import { wesTime } from '../util/time.js';
-import { findProcessesByEnv, groupAlive, signalQuietly } from '../util/process.js';
+import { findProcessesByEnv, groupAlive, processGroup, signalQuietly } from '../util/process.js';
+import path from 'node:path';
 import { RunKeys, type ToilWorkflow } from '../runs/workflow.js';
 import type { State } from '../runs/state-machine.js';
 
@@ -77,6 +78,8 @@ export class WorkflowTask {
       return this.systemError(err);
     } finally {
       if (this.killTimer) clearTimeout(this.killTimer);
+      // Scratch space and Toil's job store are not results: free the disk.
+      await fs.rm(path.join(wf.runDir, 'tmp'), { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
@@ -97,10 +100,23 @@ export class WorkflowTask {
     await this.exited;
   }
 
-  /** Kills every process of the run at once (shutdown, or grace period over). */
+  /**
+   * Kills every process of the run (shutdown, or grace period over): the
+   * engine's group, then whatever carries the run's marker or scratch folder,
+   * with their groups, until none is left.
+   */
   async killEverything(): Promise<void> {
     if (this.pgid !== null) signalQuietly(-this.pgid, 'SIGKILL');
-    for (const pid of await findProcessesByEnv(RUN_MARKER_ENV, this.workflow.runId)) signalQuietly(pid, 'SIGKILL');
+    for (let round = 0; round < 20; round++) {
+      const pids = await findRunProcesses(this.workflow.runId, this.workflow.runDir);
+      if (pids.length === 0) return;
+      for (const pid of pids) {
+        const pgid = await processGroup(pid);
+        if (pgid !== null && pgid > 1 && pgid !== process.pid && pgid !== (await processGroup(process.pid))) signalQuietly(-pgid, 'SIGKILL');
+        signalQuietly(pid, 'SIGKILL');
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   private async spawnEngine(ctx: RunContext, command: EngineCommand): Promise<number> {
@@ -113,7 +129,7 @@ export class WorkflowTask {
         cwd: ctx.executionDir,
         detached: true, // own process group, so the whole group can be signalled
         stdio: ['ignore', stdout.fd, stderr.fd],
-        env: { ...process.env, ...this.options.env, ...command.env, [RUN_MARKER_ENV]: ctx.runId },
+        env: { ...engineEnvironment(ctx), ...this.options.env, ...command.env, [RUN_MARKER_ENV]: ctx.runId },
       });
       const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
       const spawned = once(child, 'spawn');
@@ -134,13 +150,13 @@ export class WorkflowTask {
   /** After the leader exits, no process of the run may be left behind. */
   private async reapStragglers(): Promise<void> {
     const pgid = this.pgid;
-    const stragglers = await findProcessesByEnv(RUN_MARKER_ENV, this.workflow.runId);
+    const stragglers = await findRunProcesses(this.workflow.runId, this.workflow.runDir);
     if ((pgid === null || !groupAlive(pgid)) && stragglers.length === 0) return;
     if (pgid !== null) signalQuietly(-pgid, 'SIGTERM');
     for (const pid of stragglers) signalQuietly(pid, 'SIGTERM');
     const deadline = Date.now() + Math.min(this.options.cancelGraceMs, 3000);
     while (Date.now() < deadline) {
-      if ((pgid === null || !groupAlive(pgid)) && (await findProcessesByEnv(RUN_MARKER_ENV, this.workflow.runId)).length === 0) return;
+      if ((pgid === null || !groupAlive(pgid)) && (await findRunProcesses(this.workflow.runId, this.workflow.runDir)).length === 0) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     await this.killEverything();
@@ -175,6 +191,35 @@ export class WorkflowTask {
       return 'SYSTEM_ERROR';
     }
   }
+}
+
+/**
+ * The environment an engine gets: only what it needs to run, never the
+ * server's own (Toil copies its environment into the job store, and tools
+ * must not see the server's secrets). Scratch space is inside the run.
+ */
+function engineEnvironment(ctx: RunContext): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: ctx.tmpDir,
+    TMPDIR: ctx.tmpDir,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+  };
+  for (const name of ['LC_ALL', 'TZ']) {
+    const v = process.env[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return env;
+}
+
+/**
+ * Every live process of a run: those with the run's marker (the engine and
+ * its workers), and those whose HOME or TMPDIR lies in the run's folder (the
+ * tools, which engines give a scrubbed environment).
+ */
+export function findRunProcesses(runId: string, runDir: string): Promise<number[]> {
+  const inside = runDir.endsWith(path.sep) ? runDir : runDir + path.sep;
+  return findProcessesByEnv([`${RUN_MARKER_ENV}=${runId}`], [`TMPDIR=${inside}`, `HOME=${inside}`]);
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

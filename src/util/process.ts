@@ -61,12 +61,16 @@ export async function isIdentityAlive(identity: string): Promise<boolean> {
 }
 
 /**
- * Pids of every process whose environment holds `name=value`. Engines' workers
- * may leave the engine's process group and session (Toil's do), but they keep
- * the environment they inherited, so this finds all of a run's processes.
+ * Pids of every process whose environment matches: holds one of `exact`
+ * (`NAME=value`) entries, or one starting with one of `prefixes`
+ * (`NAME=/some/folder/`). Engines' workers may leave the engine's process
+ * group and session (Toil's do) and tools get a scrubbed environment, but
+ * each keeps a marker or a scratch folder inside the run, so together these
+ * find all of a run's processes.
  */
-export async function findProcessesByEnv(name: string, value: string): Promise<number[]> {
-  const needle = Buffer.from(`${name}=${value}\0`);
+export async function findProcessesByEnv(exact: readonly string[], prefixes: readonly string[] = []): Promise<number[]> {
+  const exacts = exact.map((e) => Buffer.from(e + '\0'));
+  const starts = prefixes.map((p) => Buffer.from(p));
   let entries: string[];
   try {
     entries = await fs.readdir('/proc');
@@ -78,18 +82,42 @@ export async function findProcessesByEnv(name: string, value: string): Promise<n
     entries.map(async (entry) => {
       if (!/^\d+$/.test(entry)) return;
       const pid = Number(entry);
-      if (pid === process.pid) return;
+      if (pid === process.pid || pid === 1) return;
+      let env: Buffer;
       try {
-        const env = await fs.readFile(`/proc/${pid}/environ`);
-        // Match whole entries: at the start, or right after a NUL.
-        const at = env.indexOf(needle);
-        if (at === 0 || (at > 0 && env[at - 1] === 0)) found.push(pid);
+        env = await fs.readFile(`/proc/${pid}/environ`);
       } catch {
-        // Gone already, or not ours to read.
+        return; // gone already, or not ours to read
       }
+      if (matchesEnv(env, exacts, starts)) found.push(pid);
     }),
   );
   return found;
+}
+
+function matchesEnv(env: Buffer, exacts: readonly Buffer[], starts: readonly Buffer[]): boolean {
+  let at = 0;
+  while (at < env.length) {
+    let end = env.indexOf(0, at);
+    if (end === -1) end = env.length;
+    const entry = env.subarray(at, end);
+    for (const e of exacts) if (e.length === entry.length + 1 && e.subarray(0, -1).equals(entry)) return true;
+    for (const s of starts) if (entry.length >= s.length && entry.subarray(0, s.length).equals(s)) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+/** The process group of a pid, or null when it is gone. */
+export async function processGroup(pid: number): Promise<number | null> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pgid = Number(rest[2]);
+    return Number.isInteger(pgid) ? pgid : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Sends a signal, ignoring processes that are already gone. */

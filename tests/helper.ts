@@ -1,0 +1,143 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../src/app.js';
+import { makeConfig, type FerryConfig } from '../src/config.js';
+
+import type { Test } from 'tap';
+
+type Tap = Pick<Test, 'teardown' | 'fail'>;
+
+export const fixturesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+export const workflowsDir = path.join(fixturesDir, 'workflows');
+
+/** A temp folder removed when the test ends. */
+export async function tempDir(t: Tap, prefix = 'ferry-test-'): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * The real app over a temp work folder, with responses checked strictly
+ * against the spec. Closed (and its runs stopped) when the test ends.
+ */
+export async function buildTestApp(t: Tap, overrides: Partial<FerryConfig> = {}): Promise<FastifyInstance> {
+  const workDir = overrides.workDir ?? (await tempDir(t));
+  const config = makeConfig({ logLevel: 'silent', validateResponses: 'throw', cancelGraceMs: 3000, ...overrides, workDir });
+  const app = await buildApp(config);
+  t.teardown(() => app.close());
+  return app;
+}
+
+/**
+ * Injects a request and checks that the response is what the spec says the
+ * operation answers with that status (errors included, as ErrorResponse).
+ */
+export async function call(t: Tap, app: FastifyInstance, opts: InjectOptions): Promise<LightMyRequestResponse> {
+  const res = await app.inject(opts);
+  const contentType = String(res.headers['content-type'] ?? '');
+  if (contentType.startsWith('application/json')) {
+    const body: unknown = res.json();
+    const api = app.ferry.api;
+    const url = new URL(String(opts.url ?? '/'), 'http://x');
+    const operation = api.router.matchOperation({ method: String(opts.method ?? 'GET'), path: url.pathname, headers: {} });
+    if (res.statusCode >= 400) {
+      const b = body as { msg?: unknown; status_code?: unknown };
+      if (typeof b.msg !== 'string' || b.status_code !== res.statusCode || Object.keys(b).length !== 2) {
+        t.fail(`error body is not the WES ErrorResponse: ${res.body}`);
+      }
+    }
+    if (operation) {
+      const declared = operation.responses?.[String(res.statusCode)];
+      if (declared) {
+        const check = api.validateResponse(body, operation, res.statusCode);
+        if (check.errors?.length) t.fail(`response does not match the spec for ${operation.operationId} ${res.statusCode}`, { diagnostic: true, errors: check.errors, body });
+      }
+    }
+  }
+  return res;
+}
+
+export interface FilePart {
+  filename: string;
+  content: string | Buffer;
+  field?: string;
+}
+
+/** A multipart/form-data body, built by hand so tests control every byte. */
+export function multipart(fields: Record<string, string>, files: FilePart[] = []): { payload: Buffer; headers: Record<string, string> } {
+  const boundary = `----ferry${Math.random().toString(16).slice(2)}`;
+  const chunks: Buffer[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
+  }
+  for (const f of files) {
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${f.field ?? 'workflow_attachment'}"; filename="${f.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      ),
+    );
+    chunks.push(Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content));
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+/** Attachments from a fixture folder, names relative to it (sub-folders kept). */
+export async function attachFolder(dir: string): Promise<FilePart[]> {
+  const out: FilePart[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await fs.readdir(d, { withFileTypes: true })) {
+      const full = path.join(d, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else out.push({ filename: path.relative(dir, full), content: await fs.readFile(full) });
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** POSTs a run; returns the response. */
+export function submit(t: Tap, app: FastifyInstance, fields: Record<string, string>, files: FilePart[] = []): Promise<LightMyRequestResponse> {
+  const { payload, headers } = multipart(fields, files);
+  return call(t, app, { method: 'POST', url: '/ga4gh/wes/v1/runs', payload, headers });
+}
+
+const TERMINAL = ['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED'];
+
+/** Polls the run's status until it is in one of `states` (default: any terminal one). */
+export async function waitForState(t: Tap, app: FastifyInstance, runId: string, states = TERMINAL, timeoutMs = 120_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let state = '';
+  while (Date.now() < deadline) {
+    const res = await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/status` });
+    state = (res.json() as { state: string }).state;
+    if (states.includes(state)) return state;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${runId} still ${state} after ${timeoutMs} ms`);
+}
+
+/** Every entry of a folder tree, relative paths, sorted. */
+export async function listTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await fs.readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const full = path.join(d, e.name);
+      out.push(path.relative(dir, full));
+      if (e.isDirectory()) await walk(full);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
