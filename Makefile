@@ -1,0 +1,23 @@
+# The few verbs a newcomer types. Each one installs what it needs first.
+.PHONY: setup serve test build generate check clean
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+	npm run build
+
+## Start the server with its embedded defaults (127.0.0.1:8080, ./ferry-work).
+serve: build
+	node dist/src/cli.js serve $(ARGS)
+
+## Run the whole test suite (spec drift check, type check, tap with the real engines).
+test: setup
+	npm test
+
+## Regenerate generated/ from spec/ after a spec bump.
+generate: setup
+	npm run generate
+
+clean:
+	rm -rf dist .tap coverage

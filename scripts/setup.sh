@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs everything Ferry needs on a Debian machine: the npm packages and
+# the workflow engines from Debian's archive (cwltool, toil, python3-wdlparse).
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages" >&2
+  npm ci --no-audit --no-fund
+fi
+
+missing=()
+command -v cwltool >/dev/null 2>&1 || missing+=(cwltool)
+command -v toil-cwl-runner >/dev/null 2>&1 || missing+=(toil)
+/usr/bin/python3 -c 'import wdlparse' >/dev/null 2>&1 || missing+=(python3-wdlparse)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing engines from Debian: ${missing[*]}" >&2
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends cwltool toil python3-wdlparse
+fi
