@@ -12,6 +12,7 @@ import { ALL_STATES, isTerminal, type State } from '../runs/state-machine.js';
 import { isRunId, type StateStore } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow, parseJsonArray } from '../runs/workflow.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
+import { killRunProcesses } from '../tasks/workflow-task.js';
 import { errnoCode, NotFoundError, OperationForbiddenError, WesError, WorkflowNotFoundError } from '../util/errors.js';
 import { isIdentityAlive, processIdentity } from '../util/process.js';
 import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.js';
@@ -205,6 +206,8 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     if (isTerminal(again)) return again;
     if (this.deps.taskRunner.isLive(wf.runId)) return again;
     const why = owner === this.serverId ? 'its task stopped unexpectedly' : 'the Ferry server that ran it stopped';
+    // Its engine may have outlived it: nothing of an abandoned run keeps running.
+    await killRunProcesses(wf.runId, wf.runDir);
     if (again === 'CANCELING') {
       await wf.addSystemLog(`Marked CANCELED: ${why} while canceling.`);
       return wf.stateMachine.sendCanceled();

@@ -76,7 +76,7 @@ export class ChildProcessTaskRunner implements TaskRunner {
       stops.push(this.shutdownRun(wf).finally(() => this.finish(runId)));
     }
     for (const [runId, task] of this.active) {
-      if (task) stops.push(task.killEverything().then(() => this.settled(runId)));
+      if (task) stops.push(task.shutdown().then(() => this.settled(runId)));
     }
     await Promise.allSettled(stops);
   }

@@ -30,6 +30,7 @@ export interface WorkflowTaskOptions {
 export class WorkflowTask {
   private pgid: number | null = null;
   private cancelRequested = false;
+  private shuttingDown = false;
   private killTimer: NodeJS.Timeout | null = null;
   private exited: Promise<void> | null = null;
 
@@ -55,6 +56,7 @@ export class WorkflowTask {
 
       const running = await wf.stateMachine.sendRun();
       if (running !== 'RUNNING') return await this.stopBeforeStart(running);
+      if (this.shuttingDown) throw new Error('the Ferry server stopped before the engine started');
       if (this.cancelRequested) return await this.finishCanceled(null);
 
       const exitCode = await this.spawnEngine(ctx, command);
@@ -62,6 +64,10 @@ export class WorkflowTask {
       await this.reapStragglers();
       await wf.set(RunKeys.endTime, wesTime(new Date()));
 
+      if (this.shuttingDown) {
+        await wf.addSystemLog('The Ferry server stopped while the run was active; its processes were stopped.');
+        return await wf.stateMachine.sendSystemError();
+      }
       if (this.cancelRequested || (await wf.getState()) === 'CANCELING') return await this.finishCanceled(exitCode);
       if (exitCode !== 0) {
         await wf.addSystemLog(`${this.engine.name} exited with code ${exitCode}.`);
@@ -100,23 +106,17 @@ export class WorkflowTask {
     await this.exited;
   }
 
-  /**
-   * Kills every process of the run (shutdown, or grace period over): the
-   * engine's group, then whatever carries the run's marker or scratch folder,
-   * with their groups, until none is left.
-   */
+  /** The server is stopping: kill the run's processes and end it SYSTEM_ERROR. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    this.cancelRequested = true; // a task that has not spawned yet must not
+    await this.killEverything();
+    await this.exited;
+  }
+
+  /** Kills every process of the run at once (shutdown, or grace period over). */
   async killEverything(): Promise<void> {
-    if (this.pgid !== null) signalQuietly(-this.pgid, 'SIGKILL');
-    for (let round = 0; round < 20; round++) {
-      const pids = await findRunProcesses(this.workflow.runId, this.workflow.runDir);
-      if (pids.length === 0) return;
-      for (const pid of pids) {
-        const pgid = await processGroup(pid);
-        if (pgid !== null && pgid > 1 && pgid !== process.pid && pgid !== (await processGroup(process.pid))) signalQuietly(-pgid, 'SIGKILL');
-        signalQuietly(pid, 'SIGKILL');
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await killRunProcesses(this.workflow.runId, this.workflow.runDir, this.pgid);
   }
 
   private async spawnEngine(ctx: RunContext, command: EngineCommand): Promise<number> {
@@ -210,6 +210,26 @@ function engineEnvironment(ctx: RunContext): Record<string, string> {
     if (v !== undefined) env[name] = v;
   }
   return env;
+}
+
+/**
+ * Kills every process of a run: the engine's group if known, then whatever
+ * carries the run's marker or scratch folder, with their groups, until none
+ * is left. Works for runs of a server that is gone, too.
+ */
+export async function killRunProcesses(runId: string, runDir: string, pgid: number | null = null): Promise<void> {
+  if (pgid !== null) signalQuietly(-pgid, 'SIGKILL');
+  const ownGroup = await processGroup(process.pid);
+  for (let round = 0; round < 20; round++) {
+    const pids = await findRunProcesses(runId, runDir);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      const group = await processGroup(pid);
+      if (group !== null && group > 1 && group !== ownGroup) signalQuietly(-group, 'SIGKILL');
+      signalQuietly(pid, 'SIGKILL');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**
