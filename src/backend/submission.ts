@@ -57,7 +57,8 @@ export async function acceptSubmission(
   for (const [key, value] of Object.entries(fields)) {
     if (value !== undefined && typeof value !== 'string') throw new MalformedRequestError(`'${key}' must be a string form field.`);
   }
-  const params = parseJsonField('workflow_params', fields.workflow_params, "Got a 'workflow_params' which does not decode to a JSON object") ?? {};
+  const rawParams = parseJsonField('workflow_params', fields.workflow_params, "Got a 'workflow_params' which does not decode to a JSON object");
+  const params = rawParams === undefined ? {} : rawParams;
   if (!isPlainObject(params)) throw new MalformedRequestError("Got a 'workflow_params' which does not decode to a JSON object");
 
   const rawType = fields.workflow_type?.trim();
@@ -84,11 +85,13 @@ export async function acceptSubmission(
     }
   }
 
-  const tags = parseJsonField('tags', fields.tags) ?? {};
+  const rawTags = parseJsonField('tags', fields.tags);
+  const tags = rawTags === undefined ? {} : rawTags;
   if (!isPlainObject(tags) || !Object.values(tags).every((v) => typeof v === 'string')) {
     throw new MalformedRequestError("'tags' must be a JSON object whose values are strings.");
   }
-  const engineParams = parseJsonField('workflow_engine_parameters', fields.workflow_engine_parameters) ?? {};
+  const rawEngineParams = parseJsonField('workflow_engine_parameters', fields.workflow_engine_parameters);
+  const engineParams = rawEngineParams === undefined ? {} : rawEngineParams;
   if (!isPlainObject(engineParams)) throw new MalformedRequestError("'workflow_engine_parameters' must be a JSON object.");
   const userOptions: EngineOption[] = [];
   for (const [flag, value] of Object.entries(engineParams)) {
@@ -142,10 +145,15 @@ async function checkInputLocations(params: Record<string, unknown>, executionDir
   for (const loc of locations) {
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(loc)?.[1]?.toLowerCase();
     let local: string | null = null;
-    if (scheme === undefined) {
+    if (scheme === undefined && path.isAbsolute(loc)) {
+      local = loc;
+    } else if (scheme === undefined) {
       local = path.resolve(executionDir, loc);
       if (!isInside(executionDir, local)) throw new MalformedRequestError(`Input location '${loc}' climbs out of the run's attachments.`);
       continue;
+    }
+    if (scheme !== undefined && scheme !== 'file' && scheme !== 'http' && scheme !== 'https') {
+      throw new MalformedRequestError(`Input location '${loc}' uses scheme '${scheme}', which this server does not fetch; use http(s), file or an attachment.`);
     }
     if (scheme === 'file') {
       try {
