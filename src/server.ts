@@ -21,6 +21,8 @@ export async function serve(config: FerryConfig): Promise<FastifyInstance> {
       },
     );
   };
+  // A fault in background work is logged; it must not take every run's server down.
+  process.on('unhandledRejection', (err) => app.log.error({ err }, 'unhandled rejection'));
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
   await app.listen({ host: config.host, port: config.port });

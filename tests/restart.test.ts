@@ -38,24 +38,30 @@ async function startServer(workDir: string): Promise<{ url: string; kill: (sig: 
   };
 }
 
-t.test('a run whose server was killed reads SYSTEM_ERROR and leaves no process', async (t) => {
-  const workDir = await tempDir(t);
-  const server = await startServer(workDir);
+/** Submits a long sleep to a real server and waits until its engine runs. */
+async function startSleepRun(serverUrl: string): Promise<string> {
   const sleep = await fs.readFile(path.join(workflowsDir, 'sleep', 'sleep.cwl'));
   const { payload, headers } = multipart(
     { workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'sleep.cwl', workflow_params: '{"seconds": 120}' },
     [{ filename: 'sleep.cwl', content: sleep }],
   );
-  const res = await fetch(`${server.url}/ga4gh/wes/v1/runs`, { method: 'POST', body: payload, headers });
-  t.equal(res.status, 200);
+  const res = await fetch(`${serverUrl}/ga4gh/wes/v1/runs`, { method: 'POST', body: payload, headers });
+  if (res.status !== 200) throw new Error(`submission refused: ${await res.text()}`);
   const { run_id: runId } = (await res.json()) as { run_id: string };
-  const runDir = path.join(workDir, runId);
-  // Wait until the engine runs.
   for (let i = 0; i < 300; i++) {
-    const s = (await (await fetch(`${server.url}/ga4gh/wes/v1/runs/${runId}/status`)).json()) as { state: string };
-    if (s.state === 'RUNNING') break;
+    const s = (await (await fetch(`${serverUrl}/ga4gh/wes/v1/runs/${runId}/status`)).json()) as { state: string };
+    if (s.state === 'RUNNING') return runId;
     await new Promise((r) => setTimeout(r, 100));
   }
+  throw new Error(`run ${runId} never started`);
+}
+
+t.test('a run whose server was killed reads SYSTEM_ERROR and leaves no process', async (t) => {
+  const workDir = await tempDir(t);
+  const server = await startServer(workDir);
+  const runId = await startSleepRun(server.url);
+  const runDir = path.join(workDir, runId);
+  for (let i = 0; i < 300 && (await findRunProcesses(runId, runDir)).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
   await server.kill('SIGKILL');
   t.ok((await findRunProcesses(runId, runDir)).length > 0, 'the engine outlived the killed server');
 
@@ -72,18 +78,7 @@ t.test('a run whose server was killed reads SYSTEM_ERROR and leaves no process',
 t.test('SIGTERM stops the server gracefully; its runs end SYSTEM_ERROR, not lying', async (t) => {
   const workDir = await tempDir(t);
   const server = await startServer(workDir);
-  const sleep = await fs.readFile(path.join(workflowsDir, 'sleep', 'sleep.cwl'));
-  const { payload, headers } = multipart(
-    { workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'sleep.cwl', workflow_params: '{"seconds": 120}' },
-    [{ filename: 'sleep.cwl', content: sleep }],
-  );
-  const res = await fetch(`${server.url}/ga4gh/wes/v1/runs`, { method: 'POST', body: payload, headers });
-  const { run_id: runId } = (await res.json()) as { run_id: string };
-  for (let i = 0; i < 300; i++) {
-    const s = (await (await fetch(`${server.url}/ga4gh/wes/v1/runs/${runId}/status`)).json()) as { state: string };
-    if (s.state === 'RUNNING') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const runId = await startSleepRun(server.url);
   t.equal(await server.kill('SIGTERM'), 0, 'exits 0');
   t.same(await findRunProcesses(runId, path.join(workDir, runId)), [], 'no process of the run left');
   const app = await buildTestApp(t, { workDir });

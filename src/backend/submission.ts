@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { RunWorkflowInput } from '../../generated/operations.js';
 import { fileURLToPath } from 'node:url';
 import type { Engine, EngineOption } from '../engines/engine.js';
 import type { EngineRegistry } from '../engines/registry.js';
@@ -7,17 +8,8 @@ import { MalformedRequestError, OperationForbiddenError, VersionNotImplementedEr
 import type { Staging } from './staging.js';
 import { fileAllowed, isInside, stageWorkflow, type SourcePolicy } from './workflow-source.js';
 
-/** The form fields of POST /runs, all strings as sent. */
-export interface SubmissionFields {
-  workflow_params?: string;
-  workflow_type?: string;
-  workflow_type_version?: string;
-  tags?: string;
-  workflow_engine?: string;
-  workflow_engine_version?: string;
-  workflow_engine_parameters?: string;
-  workflow_url?: string;
-}
+/** The form fields of POST /runs, all strings as sent (the spec's form, less the files). */
+export type SubmissionFields = Omit<RunWorkflowInput['body'], 'workflow_attachment'>;
 
 /** A submission that passed every check, ready to become a run. */
 export interface AcceptedSubmission {

@@ -23,6 +23,19 @@ t.test('CWL runs on real engines', async (t) => {
   const app = await buildTestApp(t, { maxConcurrentRuns: 4 });
   const echoFiles = await attachFolder(path.join(workflowsDir, 'echo'));
 
+  t.test('v1.1 echo tool on cwltool reaches COMPLETE', async (t) => {
+    const files = await attachFolder(path.join(workflowsDir, 'echo-v1.1'));
+    const res = await submit(t, app, {
+      workflow_type: 'CWL',
+      workflow_type_version: 'v1.1',
+      workflow_url: 'echo.cwl',
+      workflow_params: JSON.stringify({ message: 'v1.1' }),
+    }, files.filter((f) => f.filename === 'echo.cwl'));
+    t.equal(res.statusCode, 200, res.body);
+    const runId = (res.json() as { run_id: string }).run_id;
+    t.equal(await waitForState(t, app, runId), 'COMPLETE');
+  });
+
   for (const engine of engines) {
     t.test(`v1.0 echo tool on ${engine} reaches COMPLETE with output.txt`, async (t) => {
       const res = await submit(t, app, {

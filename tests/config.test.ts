@@ -1,0 +1,190 @@
+import path from 'node:path';
+import t from 'tap';
+import { ConfigError, defaultConfig, loadConfig, makeConfig } from '../src/config.js';
+
+const CWD = '/srv/ferry-test-cwd';
+const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env, CWD).config;
+
+t.test('defaults', async (t) => {
+  const { config, version, help } = loadConfig([], {}, CWD);
+  t.equal(config.host, '127.0.0.1');
+  t.equal(config.port, 8080);
+  t.equal(config.workDir, path.join(CWD, 'ferry-work'), './ferry-work resolved against the cwd');
+  t.equal(config.stateStore, path.join(CWD, 'ferry-work', 'state_store'));
+  t.same(config.engineOptions, []);
+  t.equal(config.wesDialect, 'standard');
+  t.equal(config.cors, false);
+  t.same(config.corsOrigins, ['*']);
+  t.equal(config.logLevel, 'info');
+  t.equal(config.validateResponses, 'off');
+  t.equal(config.maxConcurrentRuns, defaultConfig.maxConcurrentRuns);
+  t.equal(config.defaultPageSize, 100);
+  t.equal(config.maxPageSize, 1000);
+  t.same(config.allowedFileRoots, []);
+  t.equal(config.allowPrivateDownloads, false);
+  t.equal(config.cancelGraceMs, 5000);
+  t.equal(version, false);
+  t.equal(help, false);
+  t.ok(path.isAbsolute(loadConfig([], {}).config.workDir), 'with the real cwd the work dir is absolute too');
+});
+
+t.test("Ferry's own flags", async (t) => {
+  const c = load([
+    '--host=0.0.0.0',
+    '--port',
+    '9090',
+    '--work-dir',
+    'runs',
+    '--state-store=/var/state',
+    '--cors',
+    '--cors-origins',
+    'https://a.example, https://b.example',
+    '--validate-responses',
+    '--max-concurrent-runs=8',
+    '--default-page-size=10',
+    '--max-page-size=20',
+    '--max-attachment-bytes=1024',
+    '--max-attachments=3',
+    '--allowed-file-root=data',
+    '--allowed-file-root=/abs/root',
+    '--cancel-grace-seconds=2',
+    '--allow-private-downloads',
+  ]);
+  t.equal(c.host, '0.0.0.0');
+  t.equal(c.port, 9090);
+  t.equal(c.workDir, path.join(CWD, 'runs'));
+  t.equal(c.stateStore, '/var/state');
+  t.equal(c.cors, true);
+  t.same(c.corsOrigins, ['https://a.example', 'https://b.example']);
+  t.equal(c.validateResponses, 'log');
+  t.equal(c.maxConcurrentRuns, 8);
+  t.equal(c.defaultPageSize, 10);
+  t.equal(c.maxPageSize, 20);
+  t.equal(c.maxAttachmentBytes, 1024);
+  t.equal(c.maxAttachments, 3);
+  t.same(c.allowedFileRoots, [path.join(CWD, 'data'), '/abs/root']);
+  t.equal(c.cancelGraceMs, 2000);
+  t.equal(c.allowPrivateDownloads, true);
+  t.equal(load(['--work-dir=/w']).stateStore, '/w/state_store', 'the state store follows the work dir');
+  t.equal(load(['--state-store=file:///var/st']).stateStore, '/var/st', 'file:// state store URLs');
+  t.equal(loadConfig(['--version'], {}, CWD).version, true);
+  t.equal(loadConfig(['-h'], {}, CWD).help, true);
+});
+
+t.test("Toil's underscore spellings", async (t) => {
+  const c = load(['--work_dir=/toil/work', '--state_store', '/toil/state', '--wes_dialect=agc', '--cors_origins=https://x.example', '--logLevel=DEBUG']);
+  t.equal(c.workDir, '/toil/work');
+  t.equal(c.stateStore, '/toil/state');
+  t.equal(c.wesDialect, 'agc');
+  t.same(c.corsOrigins, ['https://x.example']);
+  t.equal(c.logLevel, 'debug');
+  t.equal(load(['--logLevel', 'WARNING']).logLevel, 'warn', "Python's WARNING");
+  t.equal(load(['--logLevel=CRITICAL']).logLevel, 'fatal', "Python's CRITICAL");
+  t.equal(load(['--log-level=error']).logLevel, 'error');
+  t.equal(load(['--work_dir', 'rel']).workDir, path.join(CWD, 'rel'));
+  // Values are never rewritten, only flag names.
+  t.equal(load(['--work_dir=/a_b/c_d']).workDir, '/a_b/c_d');
+  t.same(load(['--opt=toil:--max_x=a_b']).engineOptions, ['toil:--max_x=a_b']);
+});
+
+t.test('environment variables', async (t) => {
+  const env = {
+    FERRY_HOST: '0.0.0.0',
+    FERRY_PORT: '9000',
+    FERRY_WORK_DIR: '/env/work',
+    FERRY_WES_DIALECT: 'agc',
+    FERRY_CORS: 'true',
+    FERRY_CORS_ORIGINS: 'https://e.example',
+    FERRY_LOG_LEVEL: 'warn',
+    FERRY_OPTS: 'toil:--retryCount=2; --debug',
+    FERRY_ALLOWED_FILE_ROOTS: '/r1:/r2',
+    FERRY_MAX_CONCURRENT_RUNS: '3',
+    FERRY_ALLOW_PRIVATE_DOWNLOADS: 'yes',
+    FERRY_CANCEL_GRACE_SECONDS: '7',
+    FERRY_VALIDATE_RESPONSES: '1',
+  };
+  const c = load([], env);
+  t.equal(c.host, '0.0.0.0');
+  t.equal(c.port, 9000);
+  t.equal(c.workDir, '/env/work');
+  t.equal(c.stateStore, '/env/work/state_store');
+  t.equal(c.wesDialect, 'agc');
+  t.equal(c.cors, true);
+  t.same(c.corsOrigins, ['https://e.example']);
+  t.equal(c.logLevel, 'warn');
+  t.same(c.engineOptions, ['toil:--retryCount=2', '--debug']);
+  t.same(c.allowedFileRoots, ['/r1', '/r2']);
+  t.equal(c.maxConcurrentRuns, 3);
+  t.equal(c.allowPrivateDownloads, true);
+  t.equal(c.cancelGraceMs, 7000);
+  t.equal(c.validateResponses, 'log');
+  t.equal(load([], { FERRY_CORS: 'off' }).cors, false);
+  t.equal(load([], { FERRY_PORT: '' }).port, 8080, 'an empty variable counts as unset');
+
+  t.test('flags beat the environment', async (t) => {
+    const f = load(['--port=9001', '--work_dir=/flag/work', '--opt=cwltool:--debug', '--wes-dialect=standard', '--logLevel=ERROR'], env);
+    t.equal(f.port, 9001);
+    t.equal(f.workDir, '/flag/work');
+    t.same(f.engineOptions, ['cwltool:--debug'], '--opt replaces FERRY_OPTS');
+    t.equal(f.wesDialect, 'standard');
+    t.equal(f.logLevel, 'error');
+    t.equal(f.host, '0.0.0.0', 'what no flag sets still comes from the environment');
+  });
+});
+
+t.test('--opt is repeatable and keeps order', async (t) => {
+  const c = load(['--opt', 'toil:--retryCount=2', '--opt=--debug', '--opt=cwltool:--on-error=continue']);
+  t.same(c.engineOptions, ['toil:--retryCount=2', '--debug', 'cwltool:--on-error=continue']);
+  const roots = load(['--allowed-file-root=/a', '--allowed-file-root', '/b']);
+  t.same(roots.allowedFileRoots, ['/a', '/b']);
+});
+
+t.test('bad values throw ConfigError', async (t) => {
+  const bad: [string[], NodeJS.ProcessEnv?][] = [
+    [['--port', 'abc']],
+    [['--port=-1']],
+    [['--port=65536']],
+    [['--port=80.5']],
+    [['--wes-dialect', 'xyz']],
+    [['--wes_dialect=xyz']],
+    [['--no-such-flag']],
+    [['--work-dir']],
+    [['positional']],
+    [['--log-level=loud']],
+    [['--max-concurrent-runs=0']],
+    [['--default-page-size=0']],
+    [['--default-page-size=50', '--max-page-size=10']],
+    [['--max-attachment-bytes=1k']],
+    [['--cancel-grace-seconds=-1']],
+    [['--state-store=s3://bucket/prefix']],
+    [['--opt=garbage']],
+    [['--cors=yes']],
+    [[], { FERRY_PORT: 'abc' }],
+    [[], { FERRY_WES_DIALECT: 'xyz' }],
+    [[], { FERRY_CORS: 'maybe' }],
+    [[], { FERRY_OPTS: 'nope' }],
+  ];
+  for (const [argv, env] of bad) {
+    const label = `${argv.join(' ')} ${JSON.stringify(env ?? {})}`;
+    let thrown: unknown = null;
+    try {
+      loadConfig(argv, env ?? {}, CWD);
+    } catch (err) {
+      thrown = err;
+    }
+    t.ok(thrown instanceof ConfigError, `${label}: throws ConfigError (got ${String(thrown)})`);
+  }
+  try {
+    loadConfig(['--port', 'abc'], {}, CWD);
+  } catch (err) {
+    t.match((err as Error).message, /port/, 'the message names the flag');
+  }
+});
+
+t.test('makeConfig', async (t) => {
+  const c = makeConfig({ workDir: 'rel-work', port: 1 });
+  t.equal(c.workDir, path.resolve('rel-work'));
+  t.equal(c.stateStore, path.join(path.resolve('rel-work'), 'state_store'));
+  t.equal(c.port, 1);
+  t.equal(c.host, defaultConfig.host);
+});
