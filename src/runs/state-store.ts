@@ -3,6 +3,7 @@ import path from 'node:path';
 import { atomicFileCreate } from '../util/atomic-file.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
 import { errnoCode } from '../util/errors.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 
 /** Run ids are `run-` and 32 hex digits; nothing else ever names a folder. */
 export const RUN_ID_PATTERN = /^run-[0-9a-f]{32}$/;
@@ -43,7 +44,14 @@ function check(runId: string, key?: string): void {
 
 /** The embedded default: plain text files `<root>/<run_id>/<key>`. */
 export class LocalStateStore implements StateStore {
+  /** Serialises this process's writers per run before they take the cross-process lock. */
+  private readonly local = new KeyedLock();
+
   constructor(readonly root: string) {}
+
+  private locked<T>(runId: string, dir: string, fn: () => Promise<T>): Promise<T> {
+    return this.local.run(runId, () => withGlobalMutex(dir, 'store', fn));
+  }
 
   private file(runId: string, key: string): string {
     check(runId, key);
@@ -59,16 +67,22 @@ export class LocalStateStore implements StateStore {
     }
   }
 
+  /**
+   * A new key is created atomically without the lock (a rename cannot be
+   * seen half done); overwriting an existing one takes the run's lock, so it
+   * never interleaves with an `update`.
+   */
   async set(runId: string, key: string, value: string): Promise<void> {
     const file = this.file(runId, key);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await withGlobalMutex(path.dirname(file), 'store', () => atomicFileCreate(file, value));
+    if ((await this.get(runId, key)) === null) return atomicFileCreate(file, value);
+    await this.locked(runId, path.dirname(file), () => atomicFileCreate(file, value));
   }
 
   async update(runId: string, key: string, fn: (current: string | null) => string | null): Promise<string | null> {
     const file = this.file(runId, key);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    return withGlobalMutex(path.dirname(file), 'store', async () => {
+    return this.locked(runId, path.dirname(file), async () => {
       const current = await this.get(runId, key);
       const next = fn(current);
       if (next === null || next === current) return current;
