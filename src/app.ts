@@ -44,7 +44,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   await fs.rm(stagingRoot(config.workDir), { recursive: true, force: true });
 
   const store = parts.store ?? new LocalStateStore(config.stateStore);
-  const engines = parts.engines ?? defaultEngineRegistry();
+  const engines = parts.engines ?? (await defaultEngineRegistry());
   const index = await RunIndex.open(path.join(config.stateStore, '.index', 'runs.jsonl'), store, async (runId) => {
     const request = await new ToilWorkflow(config.workDir, store, runId).readRequest();
     return request.tags ?? {};

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../src/app.js';
+import { buildApp, type AppParts } from '../src/app.js';
 import { makeConfig, type FerryConfig } from '../src/config.js';
 
 import type { Test } from 'tap';
@@ -24,10 +24,10 @@ export async function tempDir(t: Tap, prefix = 'ferry-test-'): Promise<string> {
  * The real app over a temp work folder, with responses checked strictly
  * against the spec. Closed (and its runs stopped) when the test ends.
  */
-export async function buildTestApp(t: Tap, overrides: Partial<FerryConfig> = {}): Promise<FastifyInstance> {
+export async function buildTestApp(t: Tap, overrides: Partial<FerryConfig> = {}, parts: AppParts = {}): Promise<FastifyInstance> {
   const workDir = overrides.workDir ?? (await tempDir(t));
   const config = makeConfig({ logLevel: 'silent', validateResponses: 'throw', cancelGraceMs: 3000, ...overrides, workDir });
-  const app = await buildApp(config);
+  const app = await buildApp(config, parts);
   t.teardown(() => app.close());
   return app;
 }

@@ -67,7 +67,10 @@ export class EngineRegistry {
   }
 }
 
-/** The engines the embedded default offers. */
-export function defaultEngineRegistry(): EngineRegistry {
+/**
+ * The engines the embedded default offers. Async because some engines find
+ * out at start-up what they can run (e.g. which Python can import Toil).
+ */
+export async function defaultEngineRegistry(): Promise<EngineRegistry> {
   return new EngineRegistry([new CwltoolEngine(), new ToilCwlEngine()]);
 }

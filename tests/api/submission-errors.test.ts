@@ -123,7 +123,7 @@ t.test('workflow_params must decode to a JSON object', async (t) => {
 });
 
 t.test('tags must be an object of strings', async (t) => {
-  for (const bad of ['{"a": 1}', '{"a": {"b": "c"}}', '["a"]', '"a"', '{']) {
+  for (const bad of ['{"a": 1}', '{"a": {"b": "c"}}', '["a"]', '"a"', '{', 'null']) {
     await refused(t, app, post(t, app, { ...base, tags: bad }, [echoFile]), { status: 400, msg: /tags/ });
   }
 });
@@ -154,6 +154,7 @@ t.test('workflow_engine and workflow_engine_parameters', async (t) => {
   }
   await refused(t, app, post(t, app, { ...base, workflow_engine_parameters: '[]' }, [echoFile]), { status: 400, msg: /workflow_engine_parameters/ });
   await refused(t, app, post(t, app, { ...base, workflow_engine_parameters: '{' }, [echoFile]), { status: 400, msg: /workflow_engine_parameters/ });
+  await refused(t, app, post(t, app, { ...base, workflow_engine_parameters: 'null' }, [echoFile]), { status: 400, msg: /workflow_engine_parameters/ });
 });
 
 t.test('attachment names that climb out, are absolute or hold odd characters', async (t) => {
@@ -249,6 +250,16 @@ t.test('file:// workflow_url', async (t) => {
   const copied = path.join(rooted.ferry.config.workDir, runId, 'execution', 'echo.cwl');
   t.equal(await fs.readFile(copied, 'utf8'), echo.toString(), 'the workflow was copied into the run');
   t.notOk((await fs.lstat(copied)).isSymbolicLink(), 'copied, not linked');
+
+  // Inputs under an allowed root are accepted, as a file:// URL or a bare path; others are not.
+  const inRoot = path.join(root, 'echo.cwl');
+  for (const f of [{ class: 'File', location: pathToFileURL(inRoot).href }, { class: 'File', path: inRoot }]) {
+    const res = await submit(t, rooted, { ...base, workflow_params: JSON.stringify({ message: 'x', f }) }, [echoFile]);
+    t.equal(res.statusCode, 200, `input ${JSON.stringify(f)} under an allowed root: ${res.body}`);
+  }
+  await refused(t, rooted, post(t, rooted, { ...base, workflow_params: JSON.stringify({ f: { class: 'File', path: echoPath } }) }, [echoFile]), {
+    status: 403,
+  });
 });
 
 t.test('input locations in workflow_params', async (t) => {
@@ -258,10 +269,12 @@ t.test('input locations in workflow_params', async (t) => {
   await refused(t, app, post(t, app, { ...base, workflow_params: JSON.stringify({ d: [{ class: 'Directory', location: 'file:///etc' }] }) }, [echoFile]), {
     status: 403,
   });
-  // A bare absolute path is a local file too: refused (400 or 403).
+  // A bare absolute path is a local file too: refused like its file:// URL.
   await refused(t, app, post(t, app, { ...base, workflow_params: JSON.stringify({ d: { nested: [{ class: 'File', path: '/etc/passwd' }] } }) }, [echoFile]), {
-    status: [400, 403],
+    status: 403,
   });
+  await refused(t, app, withInput('data:text/plain,hello'), { status: 400 });
+  await refused(t, app, withInput('gs://bucket/key'), { status: 400 });
   await refused(t, app, withInput('../../x'), { status: 400 });
   await refused(t, app, withInput('s3://b/k'), { status: 400 });
   await refused(t, app, withInput('ftp://example.org/x'), { status: 400 });
