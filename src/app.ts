@@ -67,6 +67,8 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     // Run ids and task ids are the only path parameters; keep URLs sane.
     routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
+    // Errors Fastify raises before routing (a malformed URL) get the WES body too.
+    frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => errorHandler(Object.assign(new Error(`No route ${request.method} ${request.url}.`), { statusCode: 404 }), request, reply));

@@ -121,7 +121,9 @@ Toil's underscore spellings (--work_dir, --state_store, --wes_dialect, --cors_or
 `;
 
 /** Thrown for bad flags or environment values; the CLI prints it with the usage. */
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 function toInt(name: string, value: string, min: number): number {
   if (!/^\d+$/.test(value.trim())) throw new ConfigError(`${name} must be a whole number, got '${value}'`);

@@ -68,7 +68,9 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
       throw new WesError(404, `No route ${c.request.method.toUpperCase()} ${c.request.path}.`);
     },
     methodNotAllowed: (c: Context) => {
-      throw new WesError(405, `Method ${c.request.method.toUpperCase()} is not allowed on ${c.request.path}.`);
+      const allow = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter((m) => api.router.matchOperation({ method: m, path: c.request.path, headers: {} }));
+      if (allow.includes('GET')) allow.splice(1, 0, 'HEAD');
+      throw new WesError(405, `Method ${c.request.method.toUpperCase()} is not allowed on ${c.request.path}.`, { allow: allow.join(', ') });
     },
     validationFail: (c: Context) => {
       throw new MalformedRequestError(describeValidation(c));
@@ -77,8 +79,14 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
 
   const serve = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const path = request.url.split('?')[0] ?? '/';
-    const base = { method: request.method, path, query: request.query as Record<string, string>, headers: request.headers as Record<string, string> };
-    const operation = api.router.matchOperation(base);
+    // HEAD is GET without a body (Node drops the body of a HEAD answer).
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    const headers = request.headers as Record<string, string>;
+    const operation = api.router.matchOperation({ method, path, headers });
+    // Undeclared query parameters (cache busters and the like) are ignored, as Toil does; declared ones are checked.
+    const declared = new Set((operation?.parameters ?? []).flatMap((p) => ('in' in p && p.in === 'query' ? [p.name] : [])));
+    const query = Object.fromEntries(Object.entries(request.query as Record<string, string>).filter(([k]) => declared.has(k)));
+    const base = { method, path, query, headers };
     const extras: RequestExtras = {};
     let body: unknown = request.body;
     try {

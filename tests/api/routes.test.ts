@@ -61,6 +61,44 @@ t.test('a wrong method on a known path is 405 with a WES error body', async (t) 
   }
 });
 
+t.test('a 405 says which methods the path allows (Allow header, RFC 9110 §15.5.6)', async (t) => {
+  const res = await call(t, app, { method: 'DELETE', url: '/ga4gh/wes/v1/runs' });
+  t.equal(res.statusCode, 405);
+  const allow = String(res.headers.allow ?? '')
+    .split(',')
+    .map((m) => m.trim().toUpperCase())
+    .filter(Boolean)
+    .sort();
+  t.same(allow, ['GET', 'HEAD', 'POST'], `Allow: ${String(res.headers.allow)}`);
+  const head = await app.inject({ method: 'HEAD', url: '/ga4gh/wes/v1/service-info' });
+  t.equal(head.statusCode, 200, 'HEAD is served like GET');
+  t.equal(head.body, '', 'without a body');
+  const cancel = await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${UNKNOWN_RUN}/cancel` });
+  t.equal(cancel.statusCode, 405);
+  t.match(String(cancel.headers.allow ?? ''), /POST/);
+});
+
+t.test('a URL with broken percent-encoding is 400 with a WES error body', async (t) => {
+  for (const url of ['/ga4gh/wes/v1/runs/%ZZ', '/ga4gh/wes/v1/runs/run-%E0%A4%A/status']) {
+    const res = await call(t, app, { method: 'GET', url });
+    t.equal(res.statusCode, 400, url);
+    t.match(res.headers['content-type'], /^application\/json/);
+    const body = res.json() as Record<string, unknown>;
+    t.same(Object.keys(body).sort(), ['msg', 'status_code'], `WES error body, got ${res.body}`);
+  }
+});
+
+t.test('unknown query parameters are ignored, as Toil (connexion) does', async (t) => {
+  // Cache-busters and the like must not break clients.
+  const si = await call(t, app, { method: 'GET', url: '/ga4gh/wes/v1/service-info?_=1700000000' });
+  t.equal(si.statusCode, 200, si.body);
+  const runs = await call(t, app, { method: 'GET', url: '/ga4gh/wes/v1/runs?page_size=1&foo=bar' });
+  t.equal(runs.statusCode, 200, runs.body);
+  // Declared parameters are still checked.
+  const bad = await call(t, app, { method: 'GET', url: '/ga4gh/wes/v1/runs?page_size=abc&foo=bar' });
+  t.equal(bad.statusCode, 400);
+});
+
 t.test('POST /runs with a JSON body is 415 with a WES error body', async (t) => {
   const res = await call(t, app, {
     method: 'POST',
