@@ -16,6 +16,8 @@ import { RunIndex } from './runs/run-index.js';
 import { LocalStateStore, type StateStore } from './runs/state-store.js';
 import { ToilWorkflow } from './runs/workflow.js';
 import { ChildProcessTaskRunner } from './tasks/child-process-runner.js';
+import { SupervisorTaskRunner } from './tasks/supervisor-runner.js';
+import { ActiveRuns } from './runs/active-runs.js';
 import type { TaskRunner } from './tasks/task-runner.js';
 
 /** Parts a test or an embedder may hand in instead of the defaults. */
@@ -49,17 +51,20 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     const request = await new ToilWorkflow(config.workDir, store, runId).readRequest();
     return request.tags ?? {};
   });
-  const taskRunner =
-    parts.taskRunner ??
-    new ChildProcessTaskRunner({
-      workDir: config.workDir,
-      store,
-      engines,
-      maxConcurrentRuns: config.maxConcurrentRuns,
-      cancelGraceMs: config.cancelGraceMs,
-      logger,
-    });
-  const backend = new ToilBackend({ config, store, index, engines, taskRunner, logger, version: ferryVersion() });
+  const activeRuns = new ActiveRuns(config.stateStore);
+  let taskRunner = parts.taskRunner;
+  if (!taskRunner) {
+    const runnerOptions = { workDir: config.workDir, store, activeRuns, maxConcurrentRuns: config.maxConcurrentRuns, cancelGraceMs: config.cancelGraceMs, logger };
+    if (config.taskRunner === 'inline') {
+      taskRunner = new ChildProcessTaskRunner({ ...runnerOptions, engines });
+    } else {
+      const supervisors = new SupervisorTaskRunner({ ...runnerOptions, config });
+      // Runs of an earlier server: adopt, requeue or declare lost, before answering anyone.
+      await supervisors.recover();
+      taskRunner = supervisors;
+    }
+  }
+  const backend = new ToilBackend({ config, store, index, activeRuns, engines, taskRunner, logger, version: ferryVersion() });
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

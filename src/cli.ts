@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig, usage } from './config.js';
 import { ferryVersion } from './api/spec.js';
 import { serve } from './server.js';
+import { superviseRun } from './tasks/supervisor.js';
 
 /** `ferry serve [options]`: the only command so far. */
 async function main(argv: string[]): Promise<number> {
@@ -9,6 +10,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === '--version' || command === 'version') {
     console.log(ferryVersion());
     return 0;
+  }
+  if (command === 'run-task') {
+    // The detached supervisor of one run, started by the server.
+    const [runId = '', ...flags] = rest;
+    return superviseRun(loadConfig(flags).config, runId);
   }
   if (command !== 'serve') {
     console.error(`Usage: ferry serve [options]   (ferry serve --help for the options)`);

@@ -30,10 +30,20 @@ export interface FerryConfig {
   maxFieldBytes: number;
   /** Folders under which `file://` workflow URLs may be read. Empty: none. */
   allowedFileRoots: string[];
+  /**
+   * How runs are driven: `supervisor` (default) gives each run a detached
+   * supervisor process, so runs outlive the server; `inline` keeps them in
+   * the server's process (they stop with it).
+   */
+  taskRunner: 'supervisor' | 'inline';
   /** Time the engine gets after SIGTERM before its whole process group is killed. */
   cancelGraceMs: number;
   downloadTimeoutMs: number;
   maxDownloadBytes: number;
+  /** Most entries (files and folders) a workflow.zip bundle may hold. */
+  maxZipEntries: number;
+  /** Most bytes a workflow.zip bundle may inflate to, counted as they are inflated. */
+  maxZipBytes: number;
   /** Whether http(s) workflow URLs may point at loopback or private addresses. */
   allowPrivateDownloads: boolean;
   serviceId: string;
@@ -60,9 +70,12 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   maxAttachments: 1000,
   maxFieldBytes: 16 * 1024 * 1024,
   allowedFileRoots: [],
+  taskRunner: 'supervisor',
   cancelGraceMs: 5000,
   downloadTimeoutMs: 60_000,
   maxDownloadBytes: 256 * 1024 * 1024,
+  maxZipEntries: 10_000,
+  maxZipBytes: 1024 * 1024 * 1024,
   allowPrivateDownloads: false,
   serviceId: 'org.ferry.wes',
   serviceName: 'Ferry',
@@ -87,8 +100,11 @@ const flags = {
   'max-page-size': { type: 'string', env: 'FERRY_MAX_PAGE_SIZE' },
   'max-attachment-bytes': { type: 'string', env: 'FERRY_MAX_ATTACHMENT_BYTES' },
   'max-attachments': { type: 'string', env: 'FERRY_MAX_ATTACHMENTS' },
+  'max-zip-entries': { type: 'string', env: 'FERRY_MAX_ZIP_ENTRIES' },
+  'max-zip-bytes': { type: 'string', env: 'FERRY_MAX_ZIP_BYTES' },
   'allowed-file-root': { type: 'string', multiple: true, env: 'FERRY_ALLOWED_FILE_ROOTS' },
   'cancel-grace-seconds': { type: 'string', env: 'FERRY_CANCEL_GRACE_SECONDS' },
+  'task-runner': { type: 'string', env: 'FERRY_TASK_RUNNER' },
   'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -112,8 +128,11 @@ export const usage = `Usage: ferry serve [options]
   --max-page-size N            (default 1000)                                 FERRY_MAX_PAGE_SIZE
   --max-attachment-bytes N     largest attachment (default 1 GiB)             FERRY_MAX_ATTACHMENT_BYTES
   --max-attachments N          most attachments per run (default 1000)        FERRY_MAX_ATTACHMENTS
+  --max-zip-entries N          most entries in a workflow.zip (default 10000) FERRY_MAX_ZIP_ENTRIES
+  --max-zip-bytes N            most bytes a workflow.zip unpacks to (default 1 GiB)  FERRY_MAX_ZIP_BYTES
   --allowed-file-root DIR      allow file:// workflow URLs under DIR, repeatable  FERRY_ALLOWED_FILE_ROOTS (':'-separated)
   --cancel-grace-seconds S     SIGTERM to SIGKILL on cancel (default 5)       FERRY_CANCEL_GRACE_SECONDS
+  --task-runner supervisor|inline  runs in detached supervisors that outlive the server (default), or inside it  FERRY_TASK_RUNNER
   --allow-private-downloads    let http(s) workflow URLs reach private/loopback addresses
   --version                    print the version and exit
 
@@ -213,6 +232,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const defaultPageSize = toInt('--default-page-size', str('default-page-size') ?? String(defaultConfig.defaultPageSize), 1);
   const maxPageSize = toInt('--max-page-size', str('max-page-size') ?? String(defaultConfig.maxPageSize), 1);
   if (defaultPageSize > maxPageSize) throw new ConfigError('--default-page-size cannot exceed --max-page-size');
+  const taskRunner = str('task-runner') ?? 'supervisor';
+  if (taskRunner !== 'supervisor' && taskRunner !== 'inline') throw new ConfigError(`--task-runner must be 'supervisor' or 'inline', got '${taskRunner}'`);
   const corsOrigins = (str('cors-origins') ?? '*').split(',').map((s) => s.trim()).filter(Boolean);
   const engineOptions = list('opt') ?? [];
   for (const opt of engineOptions) {
@@ -235,9 +256,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     maxPageSize,
     maxAttachmentBytes: toInt('--max-attachment-bytes', str('max-attachment-bytes') ?? String(defaultConfig.maxAttachmentBytes), 1),
     maxAttachments: toInt('--max-attachments', str('max-attachments') ?? String(defaultConfig.maxAttachments), 0),
+    maxZipEntries: toInt('--max-zip-entries', str('max-zip-entries') ?? String(defaultConfig.maxZipEntries), 1),
+    maxZipBytes: toInt('--max-zip-bytes', str('max-zip-bytes') ?? String(defaultConfig.maxZipBytes), 1),
     allowedFileRoots: (list('allowed-file-root') ?? []).map((p) => path.resolve(cwd, p)),
     cancelGraceMs: toInt('--cancel-grace-seconds', str('cancel-grace-seconds') ?? String(defaultConfig.cancelGraceMs / 1000), 0) * 1000,
     allowPrivateDownloads: bool('allow-private-downloads') ?? false,
+    taskRunner,
   };
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   config.logLevel = config.logLevel.toLowerCase();

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type AppParts } from '../src/app.js';
 import { makeConfig, type FerryConfig } from '../src/config.js';
+import { killRunProcesses } from '../src/tasks/workflow-task.js';
 
 import type { Test } from 'tap';
 
@@ -28,8 +29,18 @@ export async function buildTestApp(t: Tap, overrides: Partial<FerryConfig> = {},
   const workDir = overrides.workDir ?? (await tempDir(t));
   const config = makeConfig({ logLevel: 'silent', validateResponses: 'throw', cancelGraceMs: 3000, ...overrides, workDir });
   const app = await buildApp(config, parts);
-  t.teardown(() => app.close());
+  t.teardown(async () => {
+    await app.close();
+    // Runs outlive the server by design; a test's runs must not outlive the test.
+    await killAllRuns(config.workDir);
+  });
   return app;
+}
+
+/** Kills every process of every run in a work folder. */
+export async function killAllRuns(workDir: string): Promise<void> {
+  const entries = await fs.readdir(workDir).catch(() => [] as string[]);
+  await Promise.all(entries.filter((e) => e.startsWith('run-')).map((runId) => killRunProcesses(runId, path.join(workDir, runId))));
 }
 
 /**

@@ -8,6 +8,7 @@ import type { FerryConfig } from '../config.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { parseOption, type EngineOption, type TaskLog } from '../engines/engine.js';
 import type { RunIndex } from '../runs/run-index.js';
+import type { ActiveRuns } from '../runs/active-runs.js';
 import { ALL_STATES, isTerminal, type State } from '../runs/state-machine.js';
 import { isRunId, type StateStore } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow, parseJsonArray } from '../runs/workflow.js';
@@ -29,6 +30,7 @@ export interface ToilBackendDeps {
   config: FerryConfig;
   store: StateStore;
   index: RunIndex;
+  activeRuns: ActiveRuns;
   engines: EngineRegistry;
   taskRunner: TaskRunner;
   logger: Logger;
@@ -156,6 +158,7 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
         wf.set(RunKeys.serverId, this.serverId),
         wf.set(RunKeys.submittedAt, new Date().toISOString()),
       ]);
+      await this.deps.activeRuns.add(runId);
       // The state is written last: a run exists once it has one.
       await wf.stateMachine.sendEnqueue();
       await this.deps.index.add(runId, accepted.tags);
@@ -167,6 +170,7 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
       if (runId !== null && !this.deps.index.has(runId)) {
         await fs.rm(this.workflow(runId).runDir, { recursive: true, force: true }).catch(() => undefined);
         await this.deps.store.remove(runId).catch(() => undefined);
+        await this.deps.activeRuns.remove(runId).catch(() => undefined);
       }
       if (!(err instanceof WesError) && ['ENOSPC', 'EROFS', 'EACCES', 'EDQUOT'].includes(errnoCode(err) ?? '')) {
         throw new WesError(507, `The server cannot store the run: ${errnoCode(err)}.`);
@@ -208,13 +212,17 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     const why = owner === this.serverId ? 'its task stopped unexpectedly' : 'the Ferry server that ran it stopped';
     // Its engine may have outlived it: nothing of an abandoned run keeps running.
     await killRunProcesses(wf.runId, wf.runDir);
+    let final: State;
     if (again === 'CANCELING') {
       await wf.addSystemLog(`Marked CANCELED: ${why} while canceling.`);
-      return wf.stateMachine.sendCanceled();
+      final = await wf.stateMachine.sendCanceled();
+    } else {
+      await wf.addSystemLog(`Marked SYSTEM_ERROR: ${why}.`);
+      if ((await wf.get(RunKeys.endTime)) === null) await wf.set(RunKeys.endTime, wesTime(new Date()));
+      final = await wf.stateMachine.sendSystemError();
     }
-    await wf.addSystemLog(`Marked SYSTEM_ERROR: ${why}.`);
-    if ((await wf.get(RunKeys.endTime)) === null) await wf.set(RunKeys.endTime, wesTime(new Date()));
-    return wf.stateMachine.sendSystemError();
+    if (isTerminal(final)) await this.deps.activeRuns.remove(wf.runId);
+    return final;
   }
 
   async GetRunStatus(input: Ops.GetRunStatusInput): Promise<Ops.GetRunStatusResult> {

@@ -31,6 +31,7 @@ export class WorkflowTask {
   private pgid: number | null = null;
   private cancelRequested = false;
   private shuttingDown = false;
+  private shutdownReason = '';
   private killTimer: NodeJS.Timeout | null = null;
   private exited: Promise<void> | null = null;
 
@@ -56,7 +57,7 @@ export class WorkflowTask {
 
       const running = await wf.stateMachine.sendRun();
       if (running !== 'RUNNING') return await this.stopBeforeStart(running);
-      if (this.shuttingDown) throw new Error('the Ferry server stopped before the engine started');
+      if (this.shuttingDown) throw new Error(this.shutdownReason);
       if (this.cancelRequested) return await this.finishCanceled(null);
 
       const exitCode = await this.spawnEngine(ctx, command);
@@ -65,7 +66,7 @@ export class WorkflowTask {
       await wf.set(RunKeys.endTime, wesTime(new Date()));
 
       if (this.shuttingDown) {
-        await wf.addSystemLog('The Ferry server stopped while the run was active; its processes were stopped.');
+        await wf.addSystemLog(this.shutdownReason);
         return await wf.stateMachine.sendSystemError();
       }
       if (this.cancelRequested || (await wf.getState()) === 'CANCELING') return await this.finishCanceled(exitCode);
@@ -106,9 +107,10 @@ export class WorkflowTask {
     await this.exited;
   }
 
-  /** The server is stopping: kill the run's processes and end it SYSTEM_ERROR. */
-  async shutdown(): Promise<void> {
+  /** Whatever drives the task is stopping: kill the run's processes and end it SYSTEM_ERROR. */
+  async shutdown(reason = 'The Ferry server stopped while the run was active; its processes were stopped.'): Promise<void> {
     this.shuttingDown = true;
+    this.shutdownReason = reason;
     this.cancelRequested = true; // a task that has not spawned yet must not
     await this.killEverything();
     await this.exited;

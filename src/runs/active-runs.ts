@@ -1,0 +1,40 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { errnoCode } from '../util/errors.js';
+import { isRunId } from './state-store.js';
+
+/**
+ * The runs that have not reached a terminal state, as empty marker files in
+ * `<store>/.active/`. A server starting up reads only these, not every run
+ * ever stored, to find the runs it must resume, adopt or declare lost.
+ */
+export class ActiveRuns {
+  readonly dir: string;
+
+  constructor(storeRoot: string) {
+    this.dir = path.join(storeRoot, '.active');
+  }
+
+  async add(runId: string): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    await (await fs.open(path.join(this.dir, checked(runId)), 'a')).close();
+  }
+
+  async remove(runId: string): Promise<void> {
+    await fs.rm(path.join(this.dir, checked(runId)), { force: true });
+  }
+
+  async list(): Promise<string[]> {
+    try {
+      return (await fs.readdir(this.dir)).filter(isRunId);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+  }
+}
+
+function checked(runId: string): string {
+  if (!isRunId(runId)) throw new Error(`invalid run id '${runId}'`);
+  return runId;
+}

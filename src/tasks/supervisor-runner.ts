@@ -1,0 +1,174 @@
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FerryConfig } from '../config.js';
+import { isTerminal } from '../runs/state-machine.js';
+import { isIdentityAlive, signalQuietly } from '../util/process.js';
+import { QueueingTaskRunner, type QueueingRunnerOptions } from './queueing-runner.js';
+import { TASK_KEY } from './supervisor.js';
+import { killRunProcesses, RUN_MARKER_ENV } from './workflow-task.js';
+
+export interface SupervisorTaskRunnerOptions extends QueueingRunnerOptions {
+  config: FerryConfig;
+  /** How often adopted supervisors are checked for life. */
+  sweepMs?: number;
+}
+
+/** How to start `ferry run-task`: the compiled CLI when built, else the TypeScript source through tsx. */
+function supervisorCommand(): string[] {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const compiled = path.join(here, '..', 'cli.js');
+  if (existsSync(compiled)) return [process.execPath, compiled];
+  return [process.execPath, '--import', 'tsx', path.join(here, '..', 'cli.ts')];
+}
+
+/**
+ * The server's runner: each run is driven by a supervisor process of its own
+ * (`ferry run-task`), detached from the server, so runs go on when the
+ * server stops or crashes. A new server adopts the supervisors it finds
+ * alive, restarts runs still waiting in the queue, and ends runs whose
+ * supervisor is gone as SYSTEM_ERROR (their leftover processes killed).
+ */
+export class SupervisorTaskRunner extends QueueingTaskRunner {
+  private readonly pids = new Map<string, number>();
+  private readonly waiters = new Map<string, () => void>();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: SupervisorTaskRunnerOptions) {
+    super(options);
+    this.sweeper = setInterval(() => void this.sweep(), options.sweepMs ?? 1000);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Picks up after an earlier server: every run not yet terminal is adopted
+   * (its supervisor lives), queued again (it never started), or declared lost.
+   */
+  async recover(): Promise<void> {
+    const ids = await this.opts.activeRuns.list();
+    const queued: { runId: string; at: string }[] = [];
+    for (const runId of ids) {
+      const wf = this.workflow(runId);
+      const state = await wf.getState();
+      if (isTerminal(state)) {
+        await this.opts.activeRuns.remove(runId);
+        continue;
+      }
+      if (state === 'UNKNOWN') continue; // a submission that never completed: not a run
+      const owner = await wf.get(TASK_KEY);
+      if (owner !== null && (await isIdentityAlive(owner))) {
+        this.adoptRun(runId, owner);
+      } else if (owner === null && state === 'QUEUED') {
+        queued.push({ runId, at: (await wf.get('submitted_at')) ?? '' });
+      } else if (owner === null && state === 'CANCELING') {
+        await this.lost(runId, 'Run canceled before it started.');
+        await this.finish(runId);
+      } else {
+        await this.reap(runId, 'The run\'s supervisor stopped (it was gone when the server started).');
+      }
+    }
+    queued.sort((a, b) => a.at.localeCompare(b.at));
+    for (const q of queued) this.run(q.runId);
+  }
+
+  protected launch(runId: string): Promise<void> {
+    const wf = this.workflow(runId);
+    const [exec, ...args] = supervisorCommand();
+    const c = this.options.config;
+    const log = openSync(path.join(wf.runDir, 'supervisor.log'), 'a');
+    try {
+      const child = spawn(
+        exec!,
+        [...args, 'run-task', runId, '--work-dir', c.workDir, '--state-store', c.stateStore, '--cancel-grace-seconds', String(c.cancelGraceMs / 1000), '--log-level', c.logLevel === 'silent' ? 'info' : c.logLevel],
+        {
+          detached: true, // its own session: signals to the server's group do not reach it
+          stdio: ['ignore', log, log],
+          env: { ...process.env, [RUN_MARKER_ENV]: runId },
+        },
+      );
+      child.unref();
+      const pid = child.pid;
+      if (pid === undefined) throw new Error('the supervisor could not be started');
+      this.pids.set(runId, pid);
+      this.opts.logger.info({ run_id: runId, pid }, 'supervisor started');
+      return new Promise<void>((resolve) => {
+        child.once('exit', () => {
+          // If another supervisor won the claim (a restart raced us), follow that one.
+          void this.afterExit(runId, pid).then(resolve, resolve);
+        });
+      });
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  private async afterExit(runId: string, pid: number): Promise<void> {
+    const owner = await this.workflow(runId).get(TASK_KEY);
+    const mine = owner?.split(':')[2] === String(pid);
+    if (owner !== null && !mine && (await isIdentityAlive(owner))) {
+      await new Promise<void>((resolve) => {
+        this.waiters.set(runId, resolve);
+        this.pids.delete(runId);
+      });
+      return;
+    }
+    this.pids.delete(runId);
+    if (!isTerminal(await this.workflow(runId).getState())) {
+      await this.reap(runId, 'The run\'s supervisor stopped before the run ended.');
+    }
+  }
+
+  /** Counts a supervisor of an earlier server as ours until it ends. */
+  private adoptRun(runId: string, owner: string): void {
+    const pid = Number(owner.split(':')[2]);
+    if (Number.isInteger(pid)) this.pids.set(runId, pid);
+    this.adopt(runId);
+    this.waiters.set(runId, () => undefined);
+  }
+
+  /** Checks adopted supervisors (not our children, so no exit event) for life. */
+  private async sweep(): Promise<void> {
+    for (const runId of [...this.waiters.keys()]) {
+      const wf = this.workflow(runId);
+      const owner = await wf.get(TASK_KEY).catch(() => null);
+      if (owner !== null && (await isIdentityAlive(owner))) continue;
+      if (!isTerminal(await wf.getState())) await this.reap(runId, 'The run\'s supervisor stopped before the run ended.');
+      const waiter = this.waiters.get(runId);
+      this.waiters.delete(runId);
+      this.pids.delete(runId);
+      waiter?.();
+      if (this.active.has(runId)) await this.finish(runId);
+      this.pump();
+    }
+  }
+
+  /** Kills what is left of a run whose supervisor died and ends it SYSTEM_ERROR (or CANCELED). */
+  private async reap(runId: string, why: string): Promise<void> {
+    const wf = this.workflow(runId);
+    await killRunProcesses(runId, wf.runDir);
+    await this.lost(runId, why);
+    await this.finish(runId);
+  }
+
+  protected async stopActive(runId: string): Promise<void> {
+    const owner = await this.workflow(runId).get(TASK_KEY);
+    if (owner !== null && (await isIdentityAlive(owner))) {
+      signalQuietly(Number(owner.split(':')[2]), 'SIGTERM');
+      return;
+    }
+    // Launched but not yet claimed: the supervisor will see CANCELING when it starts.
+    const pid = this.pids.get(runId);
+    if (pid !== undefined) signalQuietly(pid, 'SIGTERM');
+  }
+
+  /** The server stops; supervisors and their runs go on. Waiting runs stay QUEUED for the next server. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    this.drainQueue();
+    for (const resolve of this.waiters.values()) resolve();
+    this.waiters.clear();
+  }
+}
