@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Which flavour of WES answers Ferry gives (Toil's `--wes_dialect`). */
 export type WesDialect = 'standard' | 'agc';
@@ -220,7 +221,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const workDir = path.resolve(cwd, str('work-dir') ?? 'ferry-work');
   const stateStoreRaw = str('state-store');
   const stateStore = stateStoreRaw
-    ? path.resolve(cwd, stateStoreRaw.startsWith('file://') ? new URL(stateStoreRaw).pathname : stateStoreRaw)
+    ? path.resolve(cwd, stateStoreRaw.startsWith('file://') ? fileURLToPath(stateStoreRaw) : stateStoreRaw)
     : path.join(workDir, 'state_store');
   if (stateStoreRaw && /^[a-z][a-z0-9+.-]*:\/\//i.test(stateStoreRaw) && !stateStoreRaw.startsWith('file://')) {
     throw new ConfigError(`--state-store supports local folders and file:// URLs only, got '${stateStoreRaw}'`);

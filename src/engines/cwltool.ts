@@ -201,7 +201,36 @@ export class CwltoolLogParser {
   }
 }
 
-/** cwltool prints one argument a line, each but the last ending in ` \`. */
+/**
+ * cwltool prints one argument a line, each but the last ending in ` \`,
+ * shell-quoted; the arguments as run are those lines with the quoting undone.
+ */
 function splitCommand(parts: string[]): string[] {
-  return parts.map((p) => (p.endsWith(' \\') ? p.slice(0, -2) : p));
+  return parts.map((p) => unquote(p.endsWith(' \\') ? p.slice(0, -2) : p));
+}
+
+/** Undoes POSIX shell quoting: '…' literal, "…" with backslash escapes, bare backslash escapes. */
+export function unquote(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end === -1) return out + text.slice(i);
+      out += text.slice(i + 1, end);
+      i = end;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < text.length && text[j] !== '"'; j++) {
+        if (text[j] === '\\' && j + 1 < text.length && '$`"\\\n'.includes(text[j + 1]!)) j++;
+        out += text[j];
+      }
+      i = j;
+    } else if (c === '\\' && i + 1 < text.length) {
+      out += text[++i];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }

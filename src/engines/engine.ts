@@ -65,6 +65,12 @@ export interface Engine {
    */
   checkUserOption(option: EngineOption): void;
   buildCommand(ctx: RunContext): EngineCommand;
+  /**
+   * Called once the engine has exited, before the run's scratch space is
+   * removed: a chance to keep what the engine left there, and to explain a
+   * failure. What it returns is added to the run's system logs.
+   */
+  afterExit?(ctx: RunContext, exitCode: number): Promise<string | undefined>;
   /** Reads the outputs after a successful exit. */
   collectOutputs(ctx: RunContext): Promise<EngineOutcome>;
   /** The run's task logs so far, in the order the tasks were first seen. */

@@ -47,7 +47,8 @@ export function checkOption(engine: string, policy: OptionPolicy, option: Engine
   }
   if (value === null || value === '') bad('needs a value');
   const v = value as string;
-  if (/[\0\n\r]/.test(v)) bad('has a control character in its value');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(v)) bad('has a control character in its value');
   if (shape === 'int' && !INT.test(v)) bad(`needs a whole number, got '${v}'`);
   if (shape === 'amount' && !AMOUNT.test(v)) bad(`needs a number or size such as 2G, got '${v}'`);
   if (Array.isArray(shape) && !shape.includes(v)) bad(`must be one of ${shape.join(', ')}, got '${v}'`);

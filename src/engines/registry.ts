@@ -2,6 +2,8 @@ import { VersionNotImplementedError } from '../util/errors.js';
 import { CwltoolEngine } from './cwltool.js';
 import type { Engine } from './engine.js';
 import { ToilCwlEngine } from './toil-cwl.js';
+import { ToilPythonEngine } from './toil-python.js';
+import { ToilWdlEngine } from './toil-wdl.js';
 
 /**
  * The engines this server offers, per workflow type, with the default one of
@@ -68,9 +70,31 @@ export class EngineRegistry {
 }
 
 /**
- * The engines the embedded default offers. Async because some engines find
- * out at start-up what they can run (e.g. which Python can import Toil).
+ * How to make each engine the embedded default offers, by id, in registry
+ * order (the first of a workflow type is its default). Async because some
+ * engines find out what they can run (which Python can import Toil); null
+ * means the engine is not available on this machine.
  */
+const engineFactories: Record<string, () => Promise<Engine | null>> = {
+  cwltool: async () => new CwltoolEngine(),
+  'toil-cwl': async () => new ToilCwlEngine(),
+  'toil-wdl': async () => new ToilWdlEngine(),
+  'toil-python': () => (toilPython ??= ToilPythonEngine.detect()),
+};
+/** The interpreter probe runs once per process. */
+let toilPython: Promise<ToilPythonEngine | null> | undefined;
+
+/** The engines the embedded default offers. */
 export async function defaultEngineRegistry(): Promise<EngineRegistry> {
-  return new EngineRegistry([new CwltoolEngine(), new ToilCwlEngine()]);
+  const engines = await Promise.all(Object.values(engineFactories).map((make) => make()));
+  return new EngineRegistry(engines.filter((e): e is Engine => e !== null));
+}
+
+/**
+ * One engine by id, without making the others (a run's supervisor needs only
+ * its own, and some engines cost a probe to make).
+ */
+export async function createEngine(id: string): Promise<Engine | null> {
+  const make = engineFactories[id];
+  return make ? make() : null;
 }

@@ -84,7 +84,9 @@ export class RunIndex {
       await this.refresh();
       if (this.byId.has(runId)) return;
       const seq = (this.entries[this.entries.length - 1]?.seq ?? 0) + 1;
-      await fs.appendFile(this.file, JSON.stringify({ seq, run_id: runId, tags }) + '\n');
+      // A crash mid-append leaves a torn last line: end it, so this record starts a line of its own.
+      const torn = await endsWithoutNewline(this.file);
+      await fs.appendFile(this.file, (torn ? '\n' : '') + JSON.stringify({ seq, run_id: runId, tags }) + '\n');
       await this.refresh();
     });
   }
@@ -121,6 +123,24 @@ export class RunIndex {
     const entries = this.entries.slice(start, end).reverse();
     const nextPageToken = start > 0 ? encodePageToken('runs', this.entries[start]!.seq) : '';
     return { entries, nextPageToken };
+  }
+}
+
+async function endsWithoutNewline(file: string): Promise<boolean> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    await handle.close();
   }
 }
 

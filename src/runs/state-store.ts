@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { atomicFileCreate } from '../util/atomic-file.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
 import { errnoCode } from '../util/errors.js';
@@ -138,7 +139,7 @@ export class LocalStateStore implements StateStore {
  * `file://` URLs are what the embedded default supports.
  */
 export function connectToStateStore(url: string): StateStore {
-  if (url.startsWith('file://')) return new LocalStateStore(new URL(url).pathname);
+  if (url.startsWith('file://')) return new LocalStateStore(fileURLToPath(url));
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new Error(`unsupported state store '${url}'`);
   return new LocalStateStore(url);
 }

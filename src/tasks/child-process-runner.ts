@@ -27,6 +27,8 @@ export class ChildProcessTaskRunner extends QueueingTaskRunner {
     if (!engine) throw new Error(`run has unknown engine '${engineId ?? ''}'`);
     const task = new WorkflowTask(wf, engine, { cancelGraceMs: this.opts.cancelGraceMs });
     this.tasks.set(runId, task);
+    // Closed while this task was being set up: it must not start an engine.
+    if (this.closed) void task.shutdown();
     try {
       const log = this.opts.logger.child({ run_id: runId });
       log.info({ engine: engine.name }, 'run starting');
@@ -46,7 +48,8 @@ export class ChildProcessTaskRunner extends QueueingTaskRunner {
     for (const runId of this.drainQueue()) {
       stops.push(this.lost(runId, 'The Ferry server stopped before the run could start.').then(() => this.finish(runId)));
     }
-    for (const [runId, task] of this.tasks) stops.push(task.shutdown().then(() => this.settled(runId)));
+    for (const task of this.tasks.values()) stops.push(task.shutdown());
+    for (const runId of this.active) stops.push(this.settled(runId));
     await Promise.allSettled(stops);
   }
 }

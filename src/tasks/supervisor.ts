@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import type { FerryConfig } from '../config.js';
-import { defaultEngineRegistry } from '../engines/registry.js';
+import { createEngine } from '../engines/registry.js';
 import { ActiveRuns } from '../runs/active-runs.js';
 import { isTerminal } from '../runs/state-machine.js';
 import { LocalStateStore, isRunId } from '../runs/state-store.js';
@@ -35,9 +35,8 @@ export async function superviseRun(config: FerryConfig, runId: string): Promise<
   }
   if (isTerminal(await wf.getState())) return 0;
 
-  const engines = await defaultEngineRegistry();
   const engineId = await wf.get(RunKeys.engine);
-  const engine = engineId ? engines.byName(engineId) : undefined;
+  const engine = engineId ? await createEngine(engineId) : null;
   const task = engine ? new WorkflowTask(wf, engine, { cancelGraceMs: config.cancelGraceMs }) : null;
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'signalled');

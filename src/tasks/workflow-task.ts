@@ -45,10 +45,12 @@ export class WorkflowTask {
   async execute(): Promise<State> {
     const wf = this.workflow;
     try {
+      if (this.shuttingDown) throw new Error(this.shutdownReason);
       const initialized = await wf.stateMachine.sendInitialize();
       if (initialized !== 'INITIALIZING') return await this.stopBeforeStart(initialized);
       await wf.set(RunKeys.startTime, wesTime(new Date()));
       const ctx = await wf.context();
+      if (this.shuttingDown) throw new Error(this.shutdownReason);
       const command = this.engine.buildCommand(ctx);
       await wf.set(RunKeys.cmd, JSON.stringify(command.argv));
       await wf.set(RunKeys.jobStore, ctx.jobStorePath);
@@ -62,6 +64,8 @@ export class WorkflowTask {
 
       const exitCode = await this.spawnEngine(ctx, command);
       await wf.set(RunKeys.exitCode, String(exitCode));
+      const explanation = await this.engine.afterExit?.(ctx, exitCode).catch(() => undefined);
+      if (explanation && exitCode !== 0) await wf.addSystemLog(explanation);
       await this.reapStragglers();
       await wf.set(RunKeys.endTime, wesTime(new Date()));
 

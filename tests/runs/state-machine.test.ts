@@ -226,7 +226,8 @@ await Promise.all(runs.map(async (run, i) => {
     seen.push(await sm.sendComplete());
   } else {
     // What the server does on a cancel request, then what the task does after.
-    await sleep((i * 3) % 7);
+    // Staggered so that early runs get canceled and late ones complete first.
+    await sleep(i * 35);
     seen.push(await sm.sendCancel());
     seen.push(await sm.sendCanceled());
   }

@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import { RunIndex } from '../../src/runs/run-index.js';
+import { LocalStateStore } from '../../src/runs/state-store.js';
+import { WesError } from '../../src/util/errors.js';
+import { encodePageToken } from '../../src/util/page-token.js';
+import { tempDir } from '../helper.js';
+
+type Tap = Parameters<typeof tempDir>[0];
+
+const newRunId = (): string => `run-${randomBytes(16).toString('hex')}`;
+
+async function setup(t: Tap): Promise<{ dir: string; file: string; store: LocalStateStore }> {
+  const dir = await tempDir(t, 'ferry-index-');
+  const root = path.join(dir, 'state_store');
+  return { dir, file: path.join(root, '.index', 'runs.jsonl'), store: new LocalStateStore(root) };
+}
+
+/** Every run id a full listing visits with this page size, page by page. */
+function visit(index: RunIndex, size: number): { ids: string[]; pages: number } {
+  const ids: string[] = [];
+  let token: string | undefined;
+  let pages = 0;
+  do {
+    const page = index.page(size, token);
+    t.ok(page.entries.length <= size, 'a page never exceeds its size');
+    ids.push(...page.entries.map((e) => e.runId));
+    token = page.nextPageToken || undefined;
+    pages++;
+    if (pages > 1000) throw new Error('paging does not end');
+  } while (token);
+  return { ids, pages };
+}
+
+function expectBadToken(t: Tap & Pick<import('tap').Test, 'ok' | 'equal' | 'fail'>, fn: () => unknown, label: string): void {
+  try {
+    fn();
+    t.fail(`${label}: accepted`);
+  } catch (err) {
+    t.ok(err instanceof WesError, `${label}: a WesError`);
+    t.equal((err as WesError).statusCode, 400, `${label}: 400`);
+  }
+}
+
+t.test('add and page, newest first', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  t.equal(index.size, 0);
+  t.same(index.page(10), { entries: [], nextPageToken: '' }, 'empty index: empty page, no token');
+
+  const ids = Array.from({ length: 5 }, newRunId);
+  for (const [i, id] of ids.entries()) await index.add(id, { n: String(i) });
+  t.equal(index.size, 5);
+  t.ok(index.has(ids[0]!));
+  t.notOk(index.has(newRunId()));
+  t.same(index.all().map((e) => e.seq), [1, 2, 3, 4, 5], 'sequence numbers count up from 1');
+  t.same(index.all().map((e) => e.tags.n), ['0', '1', '2', '3', '4'], 'tags kept');
+
+  await index.add(ids[2]!, { n: 'again' });
+  t.equal(index.size, 5, 'adding a run twice does nothing');
+  t.equal(index.all()[2]!.tags.n, '2');
+
+  const p1 = index.page(2);
+  t.same(p1.entries.map((e) => e.runId), [ids[4], ids[3]]);
+  t.not(p1.nextPageToken, '');
+  const p2 = index.page(2, p1.nextPageToken);
+  t.same(p2.entries.map((e) => e.runId), [ids[2], ids[1]]);
+  const p3 = index.page(2, p2.nextPageToken);
+  t.same(p3.entries.map((e) => e.runId), [ids[0]]);
+  t.equal(p3.nextPageToken, '', 'the last page has no token');
+  const whole = index.page(5);
+  t.same(whole.entries.map((e) => e.runId), [...ids].reverse());
+  t.equal(whole.nextPageToken, '', 'a page that holds everything has no token');
+});
+
+t.test('every page size visits every run exactly once', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const ids = Array.from({ length: 7 }, newRunId);
+  for (const id of ids) await index.add(id, {});
+  const newestFirst = [...ids].reverse();
+  for (let size = 1; size <= ids.length + 1; size++) {
+    const { ids: seen, pages } = visit(index, size);
+    t.same(seen, newestFirst, `size ${size}: all, once, in order`);
+    t.equal(pages, Math.max(1, Math.ceil(ids.length / size)), `size ${size}: ${pages} pages`);
+  }
+});
+
+t.test('runs added between pages are neither repeated nor skipped', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const old = Array.from({ length: 7 }, newRunId);
+  for (const id of old) await index.add(id, {});
+
+  const first = index.page(3);
+  t.same(first.entries.map((e) => e.runId), [old[6], old[5], old[4]]);
+  const added = Array.from({ length: 4 }, newRunId);
+  for (const id of added) await index.add(id, {});
+
+  const rest: string[] = [];
+  let token = first.nextPageToken;
+  while (token) {
+    const page = index.page(3, token);
+    rest.push(...page.entries.map((e) => e.runId));
+    token = page.nextPageToken;
+    // Keep adding while paging.
+    const more = newRunId();
+    added.push(more);
+    await index.add(more, {});
+  }
+  t.same(rest, [old[3], old[2], old[1], old[0]], 'the listing carries on where it was, without the newcomers');
+  const fresh = visit(index, 4).ids;
+  t.same(fresh, [...added].reverse().concat([...old].reverse()), 'a new listing starts with the newcomers and holds everything once');
+});
+
+t.test('page tokens are opaque and checked', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  for (let i = 0; i < 4; i++) await index.add(newRunId(), {});
+  const token = index.page(1).nextPageToken;
+  t.match(token, /^[A-Za-z0-9_-]+$/, 'URL-safe');
+  t.notMatch(token, /^\d+$/, 'not a bare number');
+  t.equal(index.page(1, token).entries.length, 1, 'a real token works');
+
+  const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const bad: Record<string, string> = {
+    garbage: 'not-a-token',
+    'invalid characters': 'abc$%^',
+    'plain number': '3',
+    'base64 of non-JSON': Buffer.from('hello').toString('base64url'),
+    'JSON null': b64(null),
+    'JSON array': b64([1]),
+    'negative cursor': b64({ k: 'runs', c: -1 }),
+    'fractional cursor': b64({ k: 'runs', c: 1.5 }),
+    'string cursor': b64({ k: 'runs', c: '2' }),
+    'huge cursor': b64({ k: 'runs', c: 1e300 }),
+    'missing kind': b64({ c: 2 }),
+    'another listing\'s token': encodePageToken('tasks:run-0123456789abcdef0123456789abcdef', 2),
+    'task token': encodePageToken('tasks', 2),
+    'very long': 'A'.repeat(5000),
+    'padded base64': `${b64({ k: 'runs', c: 22 })}=`,
+  };
+  for (const [label, value] of Object.entries(bad)) {
+    expectBadToken(t, () => index.page(2, value), label);
+  }
+});
+
+t.test('reopening the file restores the order', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const ids = Array.from({ length: 6 }, newRunId);
+  for (const [i, id] of ids.entries()) await index.add(id, { i: String(i) });
+
+  const reopened = await RunIndex.open(file, store);
+  t.same(reopened.all(), index.all(), 'same entries, same seq, same tags');
+  t.same(reopened.page(10).entries.map((e) => e.runId), [...ids].reverse());
+  const next = newRunId();
+  await reopened.add(next, {});
+  t.equal(reopened.all().at(-1)!.seq, 7, 'numbering carries on');
+});
+
+t.test('runs in the store but missing from the index are added on open', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const listed = newRunId();
+  await store.set(listed, 'submitted_at', '2026-01-01T00:00:00.000Z');
+  await store.set(listed, 'state', 'QUEUED');
+  await index.add(listed, { listed: 'yes' });
+
+  // A crash between the state write and the index write, for three runs,
+  // written out of order of submission.
+  const lost = [newRunId(), newRunId(), newRunId()];
+  const times = ['2026-01-03T00:00:00.000Z', '2026-01-02T00:00:00.000Z', '2026-01-04T00:00:00.000Z'];
+  for (const [i, id] of lost.entries()) {
+    await store.set(id, 'submitted_at', times[i]!);
+    await store.set(id, 'state', 'RUNNING');
+  }
+  // A submission undone half way: a folder but no state. Not a run.
+  const ghost = newRunId();
+  await store.set(ghost, 'engine', 'cwltool');
+
+  const asked: string[] = [];
+  const reopened = await RunIndex.open(file, store, async (id) => {
+    asked.push(id);
+    if (id === lost[2]) throw new Error('tags unreadable');
+    return { recovered: id.slice(0, 12) };
+  });
+  t.equal(reopened.size, 4, 'three lost runs added, the ghost not');
+  t.notOk(reopened.has(ghost));
+  t.same(asked.sort(), [...lost].sort(), 'tags read for exactly the missing runs');
+  t.same(
+    reopened.all().map((e) => e.runId),
+    [listed, lost[1], lost[0], lost[2]],
+    'added after the indexed ones, in order of submission',
+  );
+  t.same(reopened.all()[1]!.tags, { recovered: lost[1]!.slice(0, 12) }, 'with their tags');
+  t.same(reopened.all()[3]!.tags, {}, 'failing to read tags loses the tags, not the run');
+  t.same(reopened.all()[0]!.tags, { listed: 'yes' });
+
+  const third = await RunIndex.open(file, store, async () => {
+    t.fail('nothing is missing any more');
+    return {};
+  });
+  t.same(third.all(), reopened.all(), 'the recovery was written down');
+});
+
+t.test('damaged lines are skipped without losing the others', async (t) => {
+  const { file, store } = await setup(t);
+  const [a, b, c, d] = [newRunId(), newRunId(), newRunId(), newRunId()];
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const line = (seq: unknown, runId: unknown, tags: unknown = {}): string => JSON.stringify({ seq, run_id: runId, tags }) + '\n';
+  await fs.writeFile(
+    file,
+    line(1, a, { x: '1' }) +
+      '{"seq":2,"run_id":"run-\n' + // torn
+      '\0\0\0\0\n' +
+      'not json at all\n' +
+      line(2, b) +
+      line('3', newRunId()) + // seq not a number
+      line(3, '../etc/passwd') + // not a run id
+      line(3, a) + // duplicate run
+      line(2, newRunId()) + // out of order
+      line(4, c, { bad: 5 }) + // tags not strings: run kept, tags dropped
+      '\n' +
+      line(5, d),
+  );
+  const index = await RunIndex.open(file, store);
+  t.same(index.all().map((e) => e.runId), [a, b, c, d]);
+  t.same(index.all().map((e) => e.seq), [1, 2, 4, 5]);
+  t.same(index.all()[0]!.tags, { x: '1' });
+  t.same(index.all()[2]!.tags, {});
+  const e = newRunId();
+  await index.add(e, {});
+  t.equal(index.all().at(-1)!.seq, 6, 'new runs number after the highest');
+});
+
+t.test('a torn last line (crash mid-append) does not swallow the next run', async (t) => {
+  const { file, store } = await setup(t);
+  const [a, b] = [newRunId(), newRunId()];
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, JSON.stringify({ seq: 1, run_id: a, tags: {} }) + '\n{"seq":2,"run_id":"run-0');
+  const index = await RunIndex.open(file, store);
+  t.same(index.all().map((e) => e.runId), [a]);
+  await store.set(b, 'state', 'QUEUED');
+  await index.add(b, { after: 'crash' });
+  t.ok(index.has(b), 'the run added after the torn line is in the index');
+  t.same(index.page(10).entries.map((e) => e.runId), [b, a], 'and is listed');
+  const reopened = await RunIndex.open(file, store);
+  t.ok(reopened.has(b), 'and is still there after reopening');
+});
+
+t.test('two instances on the same file (two processes)', async (t) => {
+  const { file, store } = await setup(t);
+  const one = await RunIndex.open(file, store);
+  const two = await RunIndex.open(file, new LocalStateStore(store.root));
+
+  const first = newRunId();
+  await one.add(first, { by: 'one' });
+  t.notOk(two.has(first), 'not seen before a refresh');
+  await two.refresh();
+  t.ok(two.has(first), 'seen after refresh()');
+  t.same(two.all(), one.all());
+
+  const fromOne = Array.from({ length: 15 }, newRunId);
+  const fromTwo = Array.from({ length: 15 }, newRunId);
+  await Promise.all([
+    ...fromOne.map((id) => one.add(id, { by: 'one' })),
+    ...fromTwo.map((id) => two.add(id, { by: 'two' })),
+  ]);
+  await one.refresh();
+  await two.refresh();
+  t.equal(one.size, 31);
+  t.same(one.all(), two.all(), 'both see the same order');
+  const seqs = one.all().map((e) => e.seq);
+  t.same(seqs, Array.from({ length: 31 }, (_, i) => i + 1), 'unique, gap-free sequence numbers');
+
+  const lines = (await fs.readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { seq: number; run_id: string });
+  t.equal(lines.length, 31, 'one line per run in the file');
+  t.equal(new Set(lines.map((l) => l.seq)).size, 31, 'no duplicate seq on disk');
+  t.equal(new Set(lines.map((l) => l.run_id)).size, 31, 'no duplicate run on disk');
+
+  // Both add the same run at once: it is there once.
+  const same = newRunId();
+  await Promise.all([one.add(same, {}), two.add(same, {})]);
+  await one.refresh();
+  t.equal(one.all().filter((e) => e.runId === same).length, 1);
+  t.equal(one.size, 32);
+});
+
+t.test('a replaced index file is read afresh', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const [a, b] = [newRunId(), newRunId()];
+  await index.add(a, {});
+  const tmp = `${file}.new`;
+  await fs.writeFile(tmp, JSON.stringify({ seq: 1, run_id: b, tags: {} }) + '\n');
+  await fs.rename(tmp, file);
+  await index.refresh();
+  t.same(index.all().map((e) => e.runId), [b]);
+});
