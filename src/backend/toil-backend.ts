@@ -83,7 +83,7 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
       id: this.config.serviceId,
       name: this.config.serviceName,
       type: { group: 'org.ga4gh', artifact: 'wes', version: '1.1.0' },
-      description: 'Ferry: a GA4GH Workflow Execution Service for CWL workflows, run by cwltool or Toil.',
+      description: 'Ferry: a GA4GH Workflow Execution Service running CWL, WDL and Toil Python workflows with cwltool and Toil.',
       organization: { name: this.config.organizationName, url: this.config.organizationUrl },
       version: this.deps.version,
       createdAt: this.startedAt.toISOString(),
