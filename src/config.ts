@@ -22,6 +22,8 @@ export interface FerryConfig {
   /** Check every response against the spec; non-conforming ones are logged (or thrown in tests). */
   validateResponses: 'off' | 'log' | 'throw';
   maxConcurrentRuns: number;
+  /** Most accepted runs waiting for a slot; past it, submissions get 503 with Retry-After. */
+  maxQueuedRuns: number;
   defaultPageSize: number;
   maxPageSize: number;
   /** Largest single attachment, in bytes. */
@@ -65,6 +67,7 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   logLevel: 'info',
   validateResponses: 'off',
   maxConcurrentRuns: 4,
+  maxQueuedRuns: 1000,
   defaultPageSize: 100,
   maxPageSize: 1000,
   maxAttachmentBytes: 1024 * 1024 * 1024,
@@ -97,6 +100,7 @@ const flags = {
   'log-level': { type: 'string', env: 'FERRY_LOG_LEVEL' },
   'validate-responses': { type: 'boolean', env: 'FERRY_VALIDATE_RESPONSES' },
   'max-concurrent-runs': { type: 'string', env: 'FERRY_MAX_CONCURRENT_RUNS' },
+  'max-queued-runs': { type: 'string', env: 'FERRY_MAX_QUEUED_RUNS' },
   'default-page-size': { type: 'string', env: 'FERRY_DEFAULT_PAGE_SIZE' },
   'max-page-size': { type: 'string', env: 'FERRY_MAX_PAGE_SIZE' },
   'max-attachment-bytes': { type: 'string', env: 'FERRY_MAX_ATTACHMENT_BYTES' },
@@ -125,6 +129,7 @@ export const usage = `Usage: ferry serve [options]
   --log-level LEVEL            pino level (default info)                      FERRY_LOG_LEVEL
   --validate-responses         check every response against the spec, log misfits  FERRY_VALIDATE_RESPONSES
   --max-concurrent-runs N      engines running at once (default 4)            FERRY_MAX_CONCURRENT_RUNS
+  --max-queued-runs N          runs waiting for a slot before 503 (default 1000)  FERRY_MAX_QUEUED_RUNS
   --default-page-size N        (default 100)                                  FERRY_DEFAULT_PAGE_SIZE
   --max-page-size N            (default 1000)                                 FERRY_MAX_PAGE_SIZE
   --max-attachment-bytes N     largest attachment (default 1 GiB)             FERRY_MAX_ATTACHMENT_BYTES
@@ -253,6 +258,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     logLevel: str('log-level') ?? defaultConfig.logLevel,
     validateResponses: bool('validate-responses') ? 'log' : 'off',
     maxConcurrentRuns: toInt('--max-concurrent-runs', str('max-concurrent-runs') ?? String(defaultConfig.maxConcurrentRuns), 1),
+    maxQueuedRuns: toInt('--max-queued-runs', str('max-queued-runs') ?? String(defaultConfig.maxQueuedRuns), 1),
     defaultPageSize,
     maxPageSize,
     maxAttachmentBytes: toInt('--max-attachment-bytes', str('max-attachment-bytes') ?? String(defaultConfig.maxAttachmentBytes), 1),

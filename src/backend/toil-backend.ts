@@ -14,7 +14,7 @@ import { isRunId, type StateStore } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow, parseJsonArray } from '../runs/workflow.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { killRunProcesses } from '../tasks/workflow-task.js';
-import { errnoCode, NotFoundError, OperationForbiddenError, WesError, WorkflowNotFoundError } from '../util/errors.js';
+import { errnoCode, NotFoundError, OperationForbiddenError, ServiceUnavailableError, WesError, WorkflowNotFoundError } from '../util/errors.js';
 import { isIdentityAlive, processIdentity } from '../util/process.js';
 import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.js';
 import { wesTime } from '../util/time.js';
@@ -46,6 +46,8 @@ export interface ToilBackendDeps {
 export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
   readonly serverId = processIdentity();
   private readonly startedAt = new Date();
+  /** Submissions between their admission check and their queueing. */
+  private admitting = 0;
   /** Terminal runs' summaries never change: keep them. */
   private readonly summaryCache = new Map<string, RunSummary>();
 
@@ -139,6 +141,20 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
    * leaves nothing behind.
    */
   async RunWorkflow(input: Ops.RunWorkflowInput, staging?: Staging): Promise<Ops.RunWorkflowResult> {
+    // Admission first: past the queue bound, refuse before anything is created.
+    if (this.deps.taskRunner.queueLength + this.admitting >= this.config.maxQueuedRuns) {
+      await staging?.discard().catch(() => undefined);
+      throw new ServiceUnavailableError(`The server has ${this.config.maxQueuedRuns} runs waiting already; try again later.`, 5);
+    }
+    this.admitting++;
+    try {
+      return await this.admit(input, staging);
+    } finally {
+      this.admitting--;
+    }
+  }
+
+  private async admit(input: Ops.RunWorkflowInput, staging?: Staging): Promise<Ops.RunWorkflowResult> {
     const stage = staging ?? (await Staging.create(this.config.workDir));
     let runId: string | null = null;
     try {

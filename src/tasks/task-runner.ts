@@ -16,6 +16,8 @@ export interface TaskRunner {
   isOk(runId: string): boolean;
   /** True while the task is waiting or running in this runner. */
   isLive(runId: string): boolean;
+  /** Number of accepted runs waiting for a slot. */
+  readonly queueLength: number;
   /** Waits until the run's task has finished (for tests and shutdown). */
   settled(runId: string): Promise<void>;
   /** Stops taking work and stops every live task. */
