@@ -92,6 +92,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     workDir: config.workDir,
     limits: { maxAttachmentBytes: config.maxAttachmentBytes, maxAttachments: config.maxAttachments, maxFieldBytes: config.maxFieldBytes },
     validateResponses: config.validateResponses,
+    routeOptions: !config.cors,
   });
   app.decorate('ferry', { backend, api, taskRunner, store, config });
   app.addHook('onClose', async () => {

@@ -15,6 +15,8 @@ export interface WesApiOptions {
   limits: MultipartLimits;
   /** Check every response against the spec: log misfits, or fail the request (tests). */
   validateResponses: 'off' | 'log' | 'throw';
+  /** Whether OPTIONS is ours to answer (not when the CORS plugin answers preflights). */
+  routeOptions: boolean;
 }
 
 /** What a handler resolves to, whatever the operation. */
@@ -104,8 +106,9 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
       throw err;
     }
   };
-  app.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'], url: '/', handler: serve });
-  app.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'], url: '/*', handler: serve });
+  const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', ...(opts.routeOptions ? ['OPTIONS'] : [])];
+  app.route({ method: methods, url: '/', handler: serve });
+  app.route({ method: methods, url: '/*', handler: serve });
   return api;
 }
 

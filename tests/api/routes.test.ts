@@ -230,7 +230,24 @@ t.test('a backend missing a method is refused', async (t) => {
       workDir: await tempDir(t),
       limits: { maxAttachmentBytes: 1024, maxAttachments: 1, maxFieldBytes: 1024 },
       validateResponses: 'off',
+      routeOptions: true,
     }),
     /GetTask/,
   );
+});
+
+t.test('--cors: preflights are answered and allowed origins get the header', async (t) => {
+  const cors = await buildTestApp(t, { cors: true, corsOrigins: ['https://a.example'] });
+  const preflight = await cors.inject({
+    method: 'OPTIONS',
+    url: '/ga4gh/wes/v1/runs',
+    headers: { origin: 'https://a.example', 'access-control-request-method': 'POST' },
+  });
+  t.equal(preflight.statusCode, 204);
+  t.equal(preflight.headers['access-control-allow-origin'], 'https://a.example');
+  const allowed = await call(t, cors, { method: 'GET', url: '/ga4gh/wes/v1/service-info', headers: { origin: 'https://a.example' } });
+  t.equal(allowed.statusCode, 200);
+  t.equal(allowed.headers['access-control-allow-origin'], 'https://a.example');
+  const other = await call(t, cors, { method: 'GET', url: '/ga4gh/wes/v1/service-info', headers: { origin: 'https://evil.example' } });
+  t.notOk(other.headers['access-control-allow-origin'], 'other origins get no CORS header');
 });
