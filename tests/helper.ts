@@ -26,13 +26,16 @@ export async function tempDir(t: Tap, prefix = 'ferry-test-'): Promise<string> {
  * against the spec. Closed (and its runs stopped) when the test ends.
  */
 export async function buildTestApp(t: Tap, overrides: Partial<FerryConfig> = {}, parts: AppParts = {}): Promise<FastifyInstance> {
-  const workDir = overrides.workDir ?? (await tempDir(t));
+  const ownDir = overrides.workDir === undefined;
+  const workDir = overrides.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-test-')));
   const config = makeConfig({ logLevel: 'silent', validateResponses: 'throw', cancelGraceMs: 3000, ...overrides, workDir });
   const app = await buildApp(config, parts);
+  // One teardown, in order: stop the server, then the runs (they outlive the
+  // server by design, but not the test), then remove the folder.
   t.teardown(async () => {
     await app.close();
-    // Runs outlive the server by design; a test's runs must not outlive the test.
     await killAllRuns(config.workDir);
+    if (ownDir) await fs.rm(workDir, { recursive: true, force: true, maxRetries: 5 });
   });
   return app;
 }

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { Engine, EngineOption } from '../engines/engine.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { RunRequest } from '../runs/workflow.js';
-import { MalformedRequestError, OperationForbiddenError, VersionNotImplementedError } from '../util/errors.js';
+import { MalformedRequestError, OperationForbiddenError, VersionNotImplementedError, WesError } from '../util/errors.js';
+import { isZipBundle, openBundle } from './bundle.js';
 import type { Staging } from './staging.js';
 import { fileAllowed, isInside, stageWorkflow, type SourcePolicy } from './workflow-source.js';
 
@@ -17,8 +18,10 @@ export interface AcceptedSubmission {
   engine: Engine;
   /** The workflow file, relative to `execution/`. */
   workflow: string;
+  /** The run's inputs: a bundle's input files, if any, overridden by `workflow_params`. */
   params: Record<string, unknown>;
   tags: Record<string, string>;
+  /** A bundle's options, if any, overridden by `workflow_engine_parameters`; all policed. */
   userOptions: EngineOption[];
 }
 
@@ -85,33 +88,65 @@ export async function acceptSubmission(
   const rawEngineParams = parseJsonField('workflow_engine_parameters', fields.workflow_engine_parameters);
   const engineParams = rawEngineParams === undefined ? {} : rawEngineParams;
   if (!isPlainObject(engineParams)) throw new MalformedRequestError("'workflow_engine_parameters' must be a JSON object.");
-  const userOptions: EngineOption[] = [];
-  for (const [flag, value] of Object.entries(engineParams)) {
-    if (value !== null && typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new MalformedRequestError(`workflow_engine_parameters: '${flag}' must have a string value or null.`);
-    }
-    if (!/^--?[A-Za-z][A-Za-z0-9-]*$/.test(flag)) throw new MalformedRequestError(`workflow_engine_parameters: '${flag}' is not an option name.`);
-    const option: EngineOption = { flag, value: value === null ? null : String(value) };
-    engine.checkUserOption(option);
-    userOptions.push(option);
-  }
+  const requestOptions = engineOptions(engineParams, engine, 'workflow_engine_parameters');
 
   const url = fields.workflow_url?.trim();
   if (!url) throw new MalformedRequestError("Missing 'workflow_url' in submission");
   await checkInputLocations(params, staging.executionDir, policy.allowedFileRoots);
-  const workflow = await stageWorkflow(url, staging, policy);
+  let workflow = await stageWorkflow(url, staging, policy);
+  let runParams = params;
+  let userOptions = requestOptions;
+  const staged = path.join(staging.executionDir, workflow);
+  if (await isZipBundle(staged)) {
+    // Toil's workflow.zip: the request's params and options override the bundle's, key by key.
+    const bundle = await openBundle(staged, staging.executionDir, type, policy);
+    workflow = bundle.workflow;
+    runParams = { ...bundle.inputs, ...params };
+    // The bundle is the client's too: its options pass the same policy.
+    const bundleOptions = engineOptions(bundle.options, engine, bundle.optionsSource);
+    userOptions = [...bundleOptions.filter((o) => !Object.hasOwn(engineParams, o.flag)), ...requestOptions];
+    await checkInputLocations(runParams, staging.executionDir, policy.allowedFileRoots);
+  }
 
   const request: RunRequest = {
     workflow_params: params as RunRequest['workflow_params'],
     workflow_type: rawType,
     workflow_type_version: version,
     tags: tags as Record<string, string>,
-    workflow_engine_parameters: Object.fromEntries(userOptions.map((o) => [o.flag, o.value ?? ''])),
+    // The request as the client sent it; a bundle's share shows in the run's inputs and command.
+    workflow_engine_parameters: Object.fromEntries(requestOptions.map((o) => [o.flag, o.value ?? ''])),
     workflow_url: url,
     ...(fields.workflow_engine ? { workflow_engine: fields.workflow_engine.trim() } : {}),
     ...(wantedEngineVersion ? { workflow_engine_version: wantedEngineVersion } : {}),
   };
-  return { request, engine, workflow, params, tags: tags as Record<string, string>, userOptions };
+  return { request, engine, workflow, params: runParams, tags: tags as Record<string, string>, userOptions };
+}
+
+/**
+ * Engine options from `{flag: value|null}` (the request's
+ * `workflow_engine_parameters`, or a bundle's options file), each checked
+ * against the engine's policy; `source` names where they came from in errors.
+ */
+function engineOptions(params: Record<string, unknown>, engine: Engine, source: string): EngineOption[] {
+  const options: EngineOption[] = [];
+  for (const [flag, value] of Object.entries(params)) {
+    if (value !== null && typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new MalformedRequestError(`${source}: '${flag}' must have a string value or null.`);
+    }
+    if (!/^--?[A-Za-z][A-Za-z0-9-]*$/.test(flag)) throw new MalformedRequestError(`${source}: '${flag}' is not an option name.`);
+    const option: EngineOption = { flag, value: value === null ? null : String(value) };
+    try {
+      engine.checkUserOption(option);
+    } catch (err) {
+      // The policy words its refusals for the request's field; name the real source.
+      if (err instanceof WesError && source !== 'workflow_engine_parameters') {
+        throw new WesError(err.statusCode, err.message.replace(/^workflow_engine_parameters: /, `${source}: `));
+      }
+      throw err;
+    }
+    options.push(option);
+  }
+  return options;
 }
 
 /**

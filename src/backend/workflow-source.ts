@@ -14,6 +14,9 @@ export interface SourcePolicy {
   downloadTimeoutMs: number;
   maxDownloadBytes: number;
   allowPrivateDownloads: boolean;
+  /** Limits on a workflow.zip bundle, once staged (see bundle.ts). */
+  maxZipEntries: number;
+  maxZipBytes: number;
 }
 
 /** True when `p` is `root` or inside it (both absolute, already resolved). */

@@ -24,6 +24,20 @@ function supervisorCommand(): string[] {
 }
 
 /**
+ * A supervisor's environment: what it needs to find its tools, nothing of the
+ * server's own (secrets, or a test runner's NODE_OPTIONS hooks); its
+ * configuration comes as flags.
+ */
+function supervisorEnvironment(runId: string): Record<string, string> {
+  const env: Record<string, string> = { [RUN_MARKER_ENV]: runId };
+  for (const name of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ']) {
+    const v = process.env[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return env;
+}
+
+/**
  * The server's runner: each run is driven by a supervisor process of its own
  * (`ferry run-task`), detached from the server, so runs go on when the
  * server stops or crashes. A new server adopts the supervisors it finds
@@ -84,7 +98,7 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
         {
           detached: true, // its own session: signals to the server's group do not reach it
           stdio: ['ignore', log, log],
-          env: { ...process.env, [RUN_MARKER_ENV]: runId },
+          env: supervisorEnvironment(runId),
         },
       );
       child.unref();

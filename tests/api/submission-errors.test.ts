@@ -104,9 +104,9 @@ t.test('missing and unresolvable workflow_url', async (t) => {
 
 t.test('workflow_type and workflow_type_version', async (t) => {
   await refused(t, app, post(t, app, { ...base, workflow_type: 'foo' }, [echoFile]), { status: 400, msg: "workflow_type 'foo' is not supported." });
-  await refused(t, app, post(t, app, { ...base, workflow_type: 'WDL', workflow_type_version: '1.0' }, [echoFile]), {
+  await refused(t, app, post(t, app, { ...base, workflow_type: 'WDL', workflow_type_version: 'v1.0' }, [echoFile]), {
     status: 400,
-    msg: "workflow_type 'WDL' is not supported.",
+    msg: "workflow_type 'wdl' requires 'workflow_type_version' to be one of '['draft-2', '1.0']'.  Got 'v1.0' instead.",
   });
   await refused(t, app, post(t, app, { ...base, workflow_type_version: 'v2.0' }, [echoFile]), {
     status: 400,
