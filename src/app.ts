@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -6,6 +7,7 @@ import cors from '@fastify/cors';
 import { pino, type Logger } from 'pino';
 import type { OpenAPIBackend } from 'openapi-backend';
 import type { FerryConfig } from './config.js';
+import { MalformedRequestError } from './util/errors.js';
 import { errorHandler } from './api/errors.js';
 import { ferryVersion } from './api/spec.js';
 import { createWesApi } from './api/wes-api.js';
@@ -74,14 +76,42 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     return503OnClosing: true,
     // Errors Fastify raises before routing (a malformed URL) get the WES body too.
     frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
+    // Node would refuse a missing Host itself, with no body; the hook below does it with one.
+    http: { requireHostHeader: false },
+    // And so do requests Node's HTTP parser refuses before Fastify sees them.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify({ msg: status === 431 ? 'The request headers are too large.' : 'The request is not valid HTTP.', status_code: status });
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      } else {
+        socket.destroy();
+      }
+    },
   });
   app.setErrorHandler(errorHandler);
+  app.addHook('onRequest', async (request) => {
+    if (request.raw.httpVersion === '1.1' && !request.headers.host) throw new MalformedRequestError('An HTTP/1.1 request needs a Host header.');
+  });
+  // An Expect other than 100-continue: 417, with the WES body rather than Node's empty one.
+  app.server.on('checkExpectation', (req, res) => {
+    const body = JSON.stringify({ msg: `Expectation '${String(req.headers.expect)}' is not supported.`, status_code: 417 });
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  });
   app.setNotFoundHandler((request, reply) => errorHandler(Object.assign(new Error(`No route ${request.method} ${request.url}.`), { statusCode: 404 }), request, reply));
   // Bodies of operations that take none are read and ignored, whatever their type.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    // As many fields as a multipart form may have; counted before parsing, so a huge form costs nothing.
+    const text = body as string;
+    let fields = 1;
+    for (let i = text.indexOf('&'); i !== -1 && fields <= 100; i = text.indexOf('&', i + 1)) fields++;
+    if (fields > 100) return done(new MalformedRequestError('The form has more than 100 fields.'), undefined);
+    done(null, Object.fromEntries(new URLSearchParams(text)));
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined));
   await app.register(multipart, { throwFileSizeLimit: true });

@@ -1,5 +1,7 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { WesError } from '../util/errors.js';
+import { errnoCode, WesError } from '../util/errors.js';
 
 /** The WES error body. */
 export interface ErrorBody {
@@ -9,12 +11,14 @@ export interface ErrorBody {
 
 /**
  * Maps any error to its HTTP status and WES body. Our own errors carry their
- * status; Fastify's and plugins' carry `statusCode`; anything else is a 500
+ * status; a write that failed because our disk is full or read-only is a 507;
+ * Fastify's and plugins' errors carry `statusCode`; anything else is a 500
  * whose details stay in the log.
  */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
-  if (err instanceof WesError) {
-    return { status: err.statusCode, body: { msg: err.message, status_code: err.statusCode }, headers: err.headers };
+  const wes = err instanceof WesError ? err : storageError(err);
+  if (wes) {
+    return { status: wes.statusCode, body: { msg: wes.message, status_code: wes.statusCode }, headers: wes.headers };
   }
   const e = err as Partial<FastifyError> & { status?: number };
   const status = e.statusCode ?? e.status;
@@ -23,6 +27,53 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   }
   const s = typeof status === 'number' && status >= 500 && status < 600 ? status : 500;
   return { status: s, body: { msg: 'The server failed to handle the request; the error is in its log.', status_code: s }, headers: {} };
+}
+
+/** What a failed write to the server's own disk means, by errno. */
+const STORAGE_TROUBLE: Record<string, string> = {
+  ENOSPC: 'there is no space left on its disk',
+  EDQUOT: 'its disk quota is used up',
+  EROFS: 'its disk is read-only',
+};
+
+/**
+ * A failed write to the server's own storage (a full or read-only work
+ * folder) as a 507 Insufficient Storage with a message that says so; null
+ * for any other error. A read-only disk is a 507 too, not a 503: it is the
+ * same condition for the client (the server cannot store what it was sent),
+ * RunWorkflow maps both the same way, and a 503 with Retry-After would invite
+ * retries that fail alike until an operator acts. Server paths stay in the log.
+ */
+export function storageError(err: unknown, doing = 'write to its storage'): WesError | null {
+  const code = errnoCode(err);
+  const why = code === undefined ? undefined : STORAGE_TROUBLE[code];
+  return why === undefined ? null : new WesError(507, `The server cannot ${doing}: ${why} (${code}).`);
+}
+
+/**
+ * The real cause of a failed recursive mkdir. Node reports a folder that
+ * cannot be made because its file system is read-only or full as ENOENT
+ * (nodejs/node#47098: `mkdir(p, { recursive: true })` stats the path after
+ * any unexpected errno and reports the stat's ENOENT). For such an error this
+ * asks the nearest existing folder on the way: EROFS if it cannot be written,
+ * ENOSPC if its file system has no block or inode left. Anything else comes
+ * back unchanged.
+ */
+export async function unmaskMkdirError(err: unknown): Promise<unknown> {
+  const e = err as NodeJS.ErrnoException;
+  if (errnoCode(err) !== 'ENOENT' || e.syscall !== 'mkdir' || typeof e.path !== 'string') return err;
+  const real = (code: string, what: string): NodeJS.ErrnoException =>
+    Object.assign(new Error(`${code}: ${what}, mkdir '${e.path}'`), { code, syscall: 'mkdir', path: e.path });
+  for (let dir = path.resolve(e.path); ; dir = path.dirname(dir)) {
+    try {
+      await fs.access(dir, fs.constants.W_OK);
+      const st = await fs.statfs(dir);
+      return st.bavail === 0 || st.ffree === 0 ? real('ENOSPC', 'no space left on device') : err;
+    } catch (probe) {
+      if (errnoCode(probe) === 'EROFS') return real('EROFS', 'read-only file system');
+      if (errnoCode(probe) !== 'ENOENT' || path.dirname(dir) === dir) return err;
+    }
+  }
 }
 
 function clientMessage(e: Partial<FastifyError>): string {
@@ -41,6 +92,15 @@ function clientMessage(e: Partial<FastifyError>): string {
 
 /** Fastify error handler: every error leaves as `{"msg", "status_code"}`. */
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  // A failed recursive mkdir may hide a read-only or full disk: look before answering.
+  if (errnoCode(err) === 'ENOENT' && (err as NodeJS.ErrnoException).syscall === 'mkdir') {
+    void unmaskMkdirError(err).then((real) => sendError(real, request, reply));
+    return;
+  }
+  sendError(err, request, reply);
+}
+
+function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const { status, body, headers } = toErrorResponse(err);
   if (status >= 500) request.log.error({ err }, 'request failed');
   else request.log.info({ status, msg: body.msg }, 'request refused');

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { UploadedFile } from '../../generated/operations.js';
 import type { Staging } from '../backend/staging.js';
 import { MalformedRequestError, PayloadTooLargeError, WesError } from '../util/errors.js';
+import { storageError, unmaskMkdirError } from './errors.js';
 
 export interface MultipartLimits {
   maxAttachmentBytes: number;
@@ -15,6 +16,7 @@ export interface MultipartLimits {
 export interface ReceivedForm {
   fields: Record<string, string>;
   files: UploadedFile[];
+  staging: Staging;
 }
 
 /**
@@ -23,10 +25,13 @@ export interface ReceivedForm {
  * sub-folders kept. Any file part counts as an attachment, whatever its field
  * name, as Toil does; repeated text fields keep the last value.
  */
-export async function receiveMultipart(request: FastifyRequest, staging: Staging, limits: MultipartLimits): Promise<ReceivedForm> {
+export async function receiveMultipart(request: FastifyRequest, stagingPromise: Promise<Staging>, limits: MultipartLimits): Promise<ReceivedForm> {
   const fields: Record<string, string> = {};
   const files: UploadedFile[] = [];
+  let staging: Staging | undefined;
   try {
+    // Subscribe to the request before the first await: a client that is
+    // already gone must still end the parse (and free the staging folder).
     const parts = request.parts({
       preservePath: true,
       limits: {
@@ -38,34 +43,59 @@ export async function receiveMultipart(request: FastifyRequest, staging: Staging
         headerPairs: 100,
       },
     });
-    for await (const part of parts) {
-      if (part.type === 'file') {
-        const { name, path } = await staging.attachmentPath(part.filename);
-        await pipeline(part.file, createWriteStream(path, { flags: 'wx' }));
-        if (part.file.truncated) throw new PayloadTooLargeError(`workflow_attachment '${name}' is larger than ${limits.maxAttachmentBytes} bytes.`);
-        files.push({ filename: name, path, size: part.file.bytesRead });
-      } else {
-        if (part.valueTruncated) throw new PayloadTooLargeError(`Form field '${part.fieldname}' is larger than ${limits.maxFieldBytes} bytes.`);
-        const value = part.value;
-        fields[part.fieldname] = typeof value === 'string' ? value : JSON.stringify(value);
+    staging = await stagingPromise;
+    const stage = staging;
+    const consume = async (): Promise<void> => {
+      for await (const part of parts) {
+        if (part.type === 'file') {
+          const { name, path } = await stage.attachmentPath(part.filename);
+          await pipeline(part.file, createWriteStream(path, { flags: 'wx' }));
+          if (part.file.truncated) throw new PayloadTooLargeError(`workflow_attachment '${name}' is larger than ${limits.maxAttachmentBytes} bytes.`);
+          files.push({ filename: name, path, size: part.file.bytesRead });
+        } else {
+          if (part.valueTruncated) throw new PayloadTooLargeError(`Form field '${part.fieldname}' is larger than ${limits.maxFieldBytes} bytes.`);
+          const value = part.value;
+          fields[part.fieldname] = typeof value === 'string' ? value : JSON.stringify(value);
+        }
       }
+    };
+    // A client that goes away mid-body never lets the parser finish: stop
+    // waiting, so the staging folder is removed and nothing is held.
+    let onClose: () => void = () => undefined;
+    const abandoned = new Promise<never>((_, reject) => {
+      onClose = () => {
+        if (!request.raw.complete) reject(new MalformedRequestError('The client closed the connection before sending the whole form.'));
+      };
+      request.raw.once('close', onClose);
+      if (request.raw.destroyed) onClose();
+    });
+    abandoned.catch(() => undefined);
+    try {
+      await Promise.race([consume(), abandoned]);
+    } finally {
+      request.raw.off('close', onClose);
     }
   } catch (err) {
-    throw asWesError(err);
+    await (staging ?? (await stagingPromise.catch(() => undefined)))?.discard().catch(() => undefined);
+    throw asWesError(await unmaskMkdirError(err));
   }
-  return { fields, files };
+  return { fields, files, staging };
 }
 
-/** Turns multipart's own errors into WES errors with the right status. */
+/** Turns multipart's own errors, and failures to write what it streams, into WES errors with the right status. */
 function asWesError(err: unknown): unknown {
   if (err instanceof WesError) return err;
   const e = err as { statusCode?: number; code?: string; message?: string };
   if (e.statusCode === 413 || e.code === 'FST_REQ_FILE_TOO_LARGE') {
     return new PayloadTooLargeError(`The submission is over a limit: ${e.message ?? 'too large'}.`);
   }
+  if (e.code === 'ENAMETOOLONG') return new MalformedRequestError('An attachment name is longer than the file system allows.');
   if (e.code === 'EEXIST' || e.code === 'EISDIR' || e.code === 'ENOTDIR') {
     return new MalformedRequestError('Two attachments clash: a file and a folder of the same name.');
   }
-  if (typeof e.code === 'string' && e.code.startsWith('E')) return err; // a real I/O failure on our side
+  // Our disk is full or read-only: 507, saying so (the staging folder is discarded by the caller).
+  const storage = storageError(err, 'store the submission');
+  if (storage) return storage;
+  if (typeof e.code === 'string' && e.code.startsWith('E')) return err; // another I/O failure on our side: a 500
   return new MalformedRequestError(`Malformed multipart body: ${e.message ?? String(err)}.`);
 }

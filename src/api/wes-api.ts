@@ -126,14 +126,10 @@ async function readForm(
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const declared = Object.keys((operation.requestBody as { content?: Record<string, unknown> }).content ?? {});
   if (type === 'multipart/form-data' && declared.includes(type)) {
-    const staging = await Staging.create(opts.workDir);
-    try {
-      const { fields, files } = await receiveMultipart(request, staging, opts.limits);
-      return { body: { ...fields, ...(files.length ? { workflow_attachment: files.map((f) => f.filename) } : {}) }, staging, files };
-    } catch (err) {
-      await staging.discard().catch(() => undefined);
-      throw err;
-    }
+    // A client that left before its body was read will never finish sending it.
+    if (request.raw.destroyed || request.raw.readableAborted) throw new MalformedRequestError('The client closed the connection before sending the form.');
+    const { fields, files, staging } = await receiveMultipart(request, Staging.create(opts.workDir), opts.limits);
+    return { body: { ...fields, ...(files.length ? { workflow_attachment: files.map((f) => f.filename) } : {}) }, staging, files };
   }
   if (type === 'application/x-www-form-urlencoded' && declared.includes('multipart/form-data')) {
     const staging = await Staging.create(opts.workDir);

@@ -34,6 +34,9 @@ export class Staging {
    */
   async attachmentPath(filename: string): Promise<{ name: string; path: string }> {
     const name = checkAttachmentName(filename);
+    if (name === 'wes_inputs.json' || name.startsWith('wes_inputs.json/')) {
+      throw new MalformedRequestError("workflow_attachment 'wes_inputs.json' is a name Ferry keeps for the run's inputs; send them as workflow_params.");
+    }
     if (this.names.has(name)) throw new MalformedRequestError(`workflow_attachment '${name}' is attached more than once.`);
     const parts = name.split('/');
     const parents = parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));

@@ -103,7 +103,13 @@ function uniqueName(staging: Staging, base: string): string {
 }
 
 async function download(url: string, staging: Staging, policy: SourcePolicy): Promise<string> {
-  let current = new URL(url);
+  let current: URL;
+  try {
+    current = new URL(url);
+  } catch {
+    throw new MalformedRequestError(`workflow_url '${url}' is not a valid URL.`);
+  }
+  if (!current.hostname) throw new MalformedRequestError(`workflow_url '${url}' names no host.`);
   const signal = AbortSignal.timeout(policy.downloadTimeoutMs);
   for (let hop = 0; hop < 5; hop++) {
     if (!policy.allowPrivateDownloads) await refusePrivate(current);
