@@ -78,8 +78,10 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     for (const type of engines.types()) workflowTypeVersions[type] = { workflow_type_version: engines.typeVersions(type) };
     const engineVersions: ServiceInfo['workflow_engine_versions'] = {};
     for (const [name, versions] of Object.entries(await engines.versions())) engineVersions[name] = { workflow_engine_version: versions };
-    const defaults = engines.engines.flatMap((e) =>
-      this.defaultOptions(e.name).map((o) => ({ name: `${e.name}:${o.flag}`, type: 'string', default_value: o.value ?? '' })),
+    // One entry per engine name (Toil's runners for CWL, WDL and PY share the name `toil`).
+    const names = [...new Set(engines.engines.map((e) => e.name))];
+    const defaults = names.flatMap((name) =>
+      this.defaultOptions(name).map((o) => ({ name: `${name}:${o.flag}`, type: 'string', default_value: o.value ?? '' })),
     );
     const body: ServiceInfo = {
       id: this.config.serviceId,

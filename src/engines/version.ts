@@ -11,7 +11,7 @@ export function commandVersion(command: string, args: readonly string[] = ['--ve
   let found = cache.get(key);
   if (!found) {
     found = new Promise((resolve) => {
-      execFile(command, args, { timeout: 30_000 }, (err, stdout) => {
+      execFile(command, args, { timeout: 120_000 }, (err, stdout) => {
         if (err) return resolve(null);
         const match = /(\d+\.\d+(?:\.\d+)*)/.exec(stdout.trim().split('\n').pop() ?? '');
         resolve(match?.[1] ?? null);

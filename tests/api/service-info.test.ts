@@ -39,7 +39,8 @@ t.test('service-info is 200 and has every required Service field', async (t) => 
 
 t.test('workflow_type_versions: CWL v1.0, v1.1, v1.2', async (t) => {
   const si = await serviceInfo(t);
-  t.same(Object.keys(si.workflow_type_versions), ['CWL'], 'CWL is the only type offered');
+  t.same(Object.keys(si.workflow_type_versions).slice(0, 2), ['CWL', 'WDL'], 'CWL and WDL are offered (PY too where Toil\'s Python is installed)');
+  t.same(si.workflow_type_versions.WDL?.workflow_type_version, ['draft-2', '1.0']);
   t.same(si.workflow_type_versions.CWL?.workflow_type_version, ['v1.0', 'v1.1', 'v1.2']);
 });
 
