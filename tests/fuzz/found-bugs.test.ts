@@ -126,15 +126,18 @@ t.test('a url-encoded form with 1.5 million fields does not freeze the server', 
   // 15-25 s on this machine.
   const body = Buffer.from(Array.from({ length: 1_500_000 }, (_, i) => `k${i}=`).join('&'));
   const req = buildRequest('POST', '/ga4gh/wes/v1/runs', [['Host', 'x'], ['Connection', 'close'], ['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Length', String(body.length)]], body);
+  // Measured in CPU time burnt by this process (the server's), not by the clock: a busy machine must not fail this.
+  const cpuBefore = process.cpuUsage();
   const answer = rawExchange([req], { host: '127.0.0.1', port, timeoutMs: 120_000 });
   // Let the body arrive, then ask for the health check while the form is handled.
   await new Promise((r) => setTimeout(r, 300));
-  const started = Date.now();
   const health = await fetch(`http://127.0.0.1:${port}/engine/v1/status`);
-  const waited = Date.now() - started;
-  t.equal(health.status, 200);
-  t.ok(waited < 3000, `the health check waited ${waited} ms behind the big form (limit 3000 ms)`);
-  const [res] = parseResponses((await answer).data).responses;
+  t.equal(health.status, 200, 'the health check is answered');
+  const done = await answer;
+  const cpu = process.cpuUsage(cpuBefore);
+  const busyMs = Math.round((cpu.user + cpu.system) / 1000);
+  t.ok(busyMs < 3000, `handling the form took ${busyMs} ms of CPU (limit 3000 ms)`);
+  const [res] = parseResponses(done.data).responses;
   t.ok(res && res.status >= 400 && res.status < 500, `the form is refused with a 4xx, got ${res?.status}`);
 });
 
