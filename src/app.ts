@@ -14,7 +14,7 @@ import { createWesApi } from './api/wes-api.js';
 import { stagingRoot } from './backend/staging.js';
 import { ToilBackend } from './backend/toil-backend.js';
 import { defaultEngineRegistry, type EngineRegistry } from './engines/registry.js';
-import { RunIndex } from './runs/run-index.js';
+import { RunIndex, runIndexFile } from './runs/run-index.js';
 import { LocalStateStore, type StateStore } from './runs/state-store.js';
 import { ToilWorkflow } from './runs/workflow.js';
 import { ChildProcessTaskRunner } from './tasks/child-process-runner.js';
@@ -49,7 +49,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
 
   const store = parts.store ?? new LocalStateStore(config.stateStore);
   const engines = parts.engines ?? (await defaultEngineRegistry());
-  const index = await RunIndex.open(path.join(config.stateStore, '.index', 'runs.jsonl'), store, async (runId) => {
+  const index = await RunIndex.open(runIndexFile(config.stateStore), store, async (runId) => {
     const request = await new ToilWorkflow(config.workDir, store, runId).readRequest();
     return request.tags ?? {};
   });

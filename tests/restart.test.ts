@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { TASK_KEY } from '../src/tasks/supervisor.js';
-import { findRunProcesses } from '../src/tasks/workflow-task.js';
+import { findRunProcesses, RESERVE_FILE } from '../src/tasks/workflow-task.js';
 import { buildTestApp, call, killAllRuns, multipart, tempDir, waitForState, workflowsDir } from './helper.js';
 
 // Runs are driven by detached supervisors: they outlive the server that
@@ -127,6 +127,11 @@ t.test('SIGKILL of a supervisor: the run ends SYSTEM_ERROR, says why, and leaves
   const log = (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` })).json() as { run_log: { system_logs: string[] } };
   t.match(log.run_log.system_logs.join('\n'), /supervisor stopped/);
   t.same(await noProcessesLeft(workDir, runId), [], 'the engine and its tools were killed');
+  const left = await fs.readdir(path.join(workDir, runId));
+  t.notOk(left.includes(RESERVE_FILE), 'the reserve is given back');
+  t.notOk(left.includes('tmp'), 'so is the scratch space');
+  const stored = await fs.readdir(path.join(app.ferry.config.stateStore, runId));
+  t.notOk(stored.includes(RESERVE_FILE), 'and the reserve in the state store');
 });
 
 t.test('runs still QUEUED when the server died are started by the next server', async (t) => {

@@ -7,6 +7,7 @@ import { Staging } from '../backend/staging.js';
 import type { WESBackend } from '../backend/wes-backend.js';
 import { MalformedRequestError, UnsupportedMediaTypeError, WesError } from '../util/errors.js';
 import { receiveMultipart, type MultipartLimits } from './multipart.js';
+import { compileRoutingTable } from './routing-table.js';
 import { loadSpec } from './spec.js';
 
 export interface WesApiOptions {
@@ -56,6 +57,7 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
   });
 
   await api.init();
+  compileRoutingTable(api.router);
   const operations = api.getOperations();
   opts.backend.assertComplete(operations.map((o) => o.operationId!).filter(Boolean));
   const handlers: Record<string, (c: Context, extras: RequestExtras) => Promise<HandlerResult>> = {};

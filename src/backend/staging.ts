@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { MalformedRequestError } from '../util/errors.js';
+import { MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
 
 const MAX_NAME_BYTES = 4096;
 const MAX_SEGMENT_BYTES = 255;
@@ -23,7 +23,11 @@ export class Staging {
   static async create(workDir: string): Promise<Staging> {
     const dir = path.join(stagingRoot(workDir), `${Date.now()}-${randomBytes(8).toString('hex')}`);
     const executionDir = path.join(dir, 'execution');
-    await fs.mkdir(executionDir, { recursive: true });
+    try {
+      await fs.mkdir(executionDir, { recursive: true });
+    } catch (err) {
+      throw await unmaskMkdirError(err);
+    }
     return new Staging(dir, executionDir);
   }
 

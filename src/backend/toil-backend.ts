@@ -7,7 +7,7 @@ import type { components } from '../../generated/schema.js';
 import type { FerryConfig } from '../config.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { parseOption, type EngineOption, type TaskLog } from '../engines/engine.js';
-import type { RunIndex } from '../runs/run-index.js';
+import type { FinalSummary, IndexEntry, RunIndex } from '../runs/run-index.js';
 import type { ActiveRuns } from '../runs/active-runs.js';
 import { ALL_STATES, isTerminal, type State } from '../runs/state-machine.js';
 import { isRunId, type StateStore } from '../runs/state-store.js';
@@ -19,12 +19,19 @@ import { isIdentityAlive, processIdentity } from '../util/process.js';
 import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.js';
 import { wesTime } from '../util/time.js';
 import { atomicFileCreate } from '../util/atomic-file.js';
+import { LruCache } from '../util/lru-cache.js';
 import { acceptSubmission, type SubmissionFields } from './submission.js';
 import { Staging } from './staging.js';
 import { WESBackend } from './wes-backend.js';
 
 type RunSummary = components['schemas']['RunSummary'];
 type ServiceInfo = components['schemas']['ServiceInfo'];
+type RunLog = Ops.GetRunLogResult['body'];
+
+/** How many finished runs' logs are kept in memory. */
+const FINISHED_LOG_CACHE = 256;
+/** Run logs with more tasks than this are built for each request instead (memory stays bounded). */
+const MAX_CACHED_TASKS = 2000;
 
 export interface ToilBackendDeps {
   config: FerryConfig;
@@ -48,8 +55,8 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
   private readonly startedAt = new Date();
   /** Submissions between their admission check and their queueing. */
   private admitting = 0;
-  /** Terminal runs' summaries never change: keep them. */
-  private readonly summaryCache = new Map<string, RunSummary>();
+  /** Run logs of finished runs (they never change), the most recently used kept. */
+  private readonly finishedLogs = new LruCache<string, RunLog>(FINISHED_LOG_CACHE);
 
   constructor(private readonly deps: ToilBackendDeps) {
     super();
@@ -107,8 +114,13 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
   private async stateCounts(): Promise<Record<string, number>> {
     await this.deps.index.refresh();
     const counts: Record<string, number> = {};
-    const entries = this.deps.index.all();
-    const states = await mapLimit(entries, 64, async (e) => this.summary(e.runId, e.tags).then((s) => s?.state));
+    // Finished runs are counted from the index; only the others are read.
+    const open: IndexEntry[] = [];
+    for (const e of this.deps.index.all()) {
+      if (e.final) counts[e.final.state] = (counts[e.final.state] ?? 0) + 1;
+      else open.push(e);
+    }
+    const states = await mapLimit(open, 64, async (e) => this.summary(e).then((s) => s?.state));
     for (const s of states) if (s) counts[s] = (counts[s] ?? 0) + 1;
     return Object.fromEntries(ALL_STATES.filter((s) => counts[s]).map((s) => [s, counts[s]!]));
   }
@@ -119,20 +131,26 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     const size = pageSize(input.query.page_size, this.config.defaultPageSize, this.config.maxPageSize);
     await this.deps.index.refresh();
     const page = this.deps.index.page(size, input.query.page_token || undefined);
-    const runs = (await Promise.all(page.entries.map((e) => this.summary(e.runId, e.tags)))).filter((s): s is RunSummary => s !== null);
+    const runs = (await Promise.all(page.entries.map((e) => this.summary(e)))).filter((s): s is RunSummary => s !== null);
     return { status: 200, body: { runs, next_page_token: page.nextPageToken } };
   }
 
-  private async summary(runId: string, tags: Record<string, string>): Promise<RunSummary | null> {
-    const cached = this.summaryCache.get(runId);
-    if (cached) return cached;
+  /** A run's summary: from the index once it has ended, else from the store. */
+  private async summary(entry: IndexEntry): Promise<RunSummary | null> {
+    const { runId, tags } = entry;
+    if (entry.final) return { run_id: runId, tags, ...entry.final };
     const wf = this.workflow(runId);
     const state = await this.currentState(wf);
     if (state === 'UNKNOWN') return null;
     const [start, end] = await Promise.all([wf.get(RunKeys.startTime), wf.get(RunKeys.endTime)]);
-    const summary: RunSummary = { run_id: runId, state, tags, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) };
-    if (isTerminal(state)) this.summaryCache.set(runId, summary);
-    return summary;
+    const times = { ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) };
+    if (isTerminal(state)) this.rememberFinal(runId, { state, ...times });
+    return { run_id: runId, state, tags, ...times };
+  }
+
+  /** Notes in the index that a run has ended (normally its supervisor has; this covers the rest). */
+  private rememberFinal(runId: string, final: FinalSummary): void {
+    void this.deps.index.recordFinal(runId, final).catch((err: unknown) => this.deps.logger.warn({ err, run_id: runId }, 'could not note the end of a run in the index'));
   }
 
   // ---------------------------------------------------------------- submission
@@ -207,7 +225,8 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
   private async existing(runId: string): Promise<ToilWorkflow> {
     if (!isRunId(runId)) throw new WorkflowNotFoundError(runId);
     const wf = this.workflow(runId);
-    if (!(await wf.exists())) throw new WorkflowNotFoundError(runId);
+    // The index holds only runs that have a state; anything else is looked up.
+    if (!this.deps.index.has(runId) && !(await wf.exists())) throw new WorkflowNotFoundError(runId);
     return wf;
   }
 
@@ -230,17 +249,24 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     const why = owner === this.serverId ? 'its task stopped unexpectedly' : 'the Ferry server that ran it stopped';
     // Its engine may have outlived it: nothing of an abandoned run keeps running.
     await killRunProcesses(wf.runId, wf.runDir);
-    let final: State;
-    if (again === 'CANCELING') {
-      await wf.addSystemLog(`Marked CANCELED: ${why} while canceling.`);
-      final = await wf.stateMachine.sendCanceled();
-    } else {
-      await wf.addSystemLog(`Marked SYSTEM_ERROR: ${why}.`);
-      if ((await wf.get(RunKeys.endTime)) === null) await wf.set(RunKeys.endTime, wesTime(new Date()));
-      final = await wf.stateMachine.sendSystemError();
+    try {
+      let final: State;
+      if (again === 'CANCELING') {
+        await wf.addSystemLog(`Marked CANCELED: ${why} while canceling.`);
+        final = await wf.stateMachine.sendCanceled();
+      } else {
+        await wf.addSystemLog(`Marked SYSTEM_ERROR: ${why}.`);
+        if ((await wf.get(RunKeys.endTime)) === null) await wf.set(RunKeys.endTime, wesTime(new Date()));
+        final = await wf.stateMachine.sendSystemError();
+      }
+      if (isTerminal(final)) await this.deps.activeRuns.remove(wf.runId);
+      return final;
+    } catch (err) {
+      // The store cannot be written (full or read-only disk): a read must still
+      // answer. The run is reported as read; the next read tries again.
+      this.deps.logger.warn({ err, run_id: wf.runId }, 'could not record the end of an abandoned run; will retry');
+      return again;
     }
-    if (isTerminal(final)) await this.deps.activeRuns.remove(wf.runId);
-    return final;
   }
 
   async GetRunStatus(input: Ops.GetRunStatusInput): Promise<Ops.GetRunStatusResult> {
@@ -250,6 +276,19 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
 
   async GetRunLog(input: Ops.GetRunLogInput): Promise<Ops.GetRunLogResult> {
     const wf = await this.existing(input.params.run_id);
+    return { status: 200, body: await this.runLog(wf) };
+  }
+
+  /** A run's log; a finished run's is built once and kept (up to FINISHED_LOG_CACHE runs, small ones). */
+  private async runLog(wf: ToilWorkflow): Promise<RunLog> {
+    const cached = this.finishedLogs.get(wf.runId);
+    if (cached) return cached;
+    const body = await this.buildRunLog(wf);
+    if (isTerminal(body.state!) && (body.task_logs?.length ?? 0) <= MAX_CACHED_TASKS) this.finishedLogs.set(wf.runId, body);
+    return body;
+  }
+
+  private async buildRunLog(wf: ToilWorkflow): Promise<RunLog> {
     const state = await this.currentState(wf);
     const [record, request] = await Promise.all([this.deps.store.getAll(wf.runId), wf.readRequest()]);
     const id = encodeURIComponent(wf.runId);
@@ -259,30 +298,29 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     const tasks = await this.taskLogs(wf, record);
     const outputs = state === 'COMPLETE' ? ((await wf.readOutputs()) ?? {}) : {};
     return {
-      status: 200,
-      body: {
-        run_id: wf.runId,
-        request,
-        state,
-        run_log: {
-          name: workflowName(request.workflow_url),
-          ...(cmd ? { cmd: JSON.parse(cmd) as string[] } : {}),
-          ...(record[RunKeys.startTime] ? { start_time: record[RunKeys.startTime] } : {}),
-          ...(record[RunKeys.endTime] ? { end_time: record[RunKeys.endTime] } : {}),
-          // Relative to this document's URL, so they work behind a path prefix.
-          stdout: `../../../../toil/wes/v1/logs/${id}/stdout`,
-          stderr: `../../../../toil/wes/v1/logs/${id}/stderr`,
-          ...(exit !== undefined && /^-?\d+$/.test(exit) ? { exit_code: Number(exit) } : {}),
-          system_logs: systemLogs,
-        },
-        task_logs_url: `${id}/tasks`,
-        task_logs: tasks,
-        outputs: outputs as NonNullable<Ops.GetRunLogResult['body']['outputs']>,
+      run_id: wf.runId,
+      request,
+      state,
+      run_log: {
+        name: workflowName(request.workflow_url),
+        ...(cmd ? { cmd: JSON.parse(cmd) as string[] } : {}),
+        ...(record[RunKeys.startTime] ? { start_time: record[RunKeys.startTime] } : {}),
+        ...(record[RunKeys.endTime] ? { end_time: record[RunKeys.endTime] } : {}),
+        // Relative to this document's URL, so they work behind a path prefix.
+        stdout: `../../../../toil/wes/v1/logs/${id}/stdout`,
+        stderr: `../../../../toil/wes/v1/logs/${id}/stderr`,
+        ...(exit !== undefined && /^-?\d+$/.test(exit) ? { exit_code: Number(exit) } : {}),
+        system_logs: systemLogs,
       },
+      task_logs_url: `${id}/tasks`,
+      task_logs: tasks,
+      outputs: outputs as NonNullable<RunLog['outputs']>,
     };
   }
 
   private async taskLogs(wf: ToilWorkflow, record?: Record<string, string>): Promise<TaskLog[]> {
+    const cached = record ? undefined : this.finishedLogs.get(wf.runId)?.task_logs;
+    if (cached) return cached as TaskLog[];
     const r = record ?? (await this.deps.store.getAll(wf.runId));
     const engine = this.deps.engines.byName(r[RunKeys.engine] ?? '');
     if (!engine || !r[RunKeys.workflow]) return [];

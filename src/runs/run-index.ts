@@ -4,21 +4,52 @@ import { LineTail } from '../util/line-tail.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
 import { decodePageToken, encodePageToken } from '../util/page-token.js';
 import { isRunId, type StateStore } from './state-store.js';
+import { isTerminal, type State } from './state-machine.js';
 import { RunKeys } from './workflow.js';
+
+/** A finished run's summary: final, so the index can answer for it without reading the store. */
+export interface FinalSummary {
+  state: State;
+  start_time?: string;
+  end_time?: string;
+}
 
 /** One run in the listing order. */
 export interface IndexEntry {
   seq: number;
   runId: string;
   tags: Record<string, string>;
+  /** Set once the run is known to have ended. */
+  final?: FinalSummary;
+}
+
+/** Where a state store keeps its run index. */
+export function runIndexFile(stateStore: string): string {
+  return path.join(stateStore, '.index', 'runs.jsonl');
+}
+
+/**
+ * Appends a finished run's summary to the index in `file` (a run's
+ * supervisor does this when it has recorded the outcome, so a server
+ * starting later knows every finished run's state from the index alone).
+ * One small O_APPEND write, without the index's lock: it cannot interleave
+ * with other appends, and should it land on a line torn by a crash, only
+ * this hint is lost and the run is read from the store instead.
+ */
+export async function appendFinal(file: string, runId: string, final: FinalSummary): Promise<void> {
+  if (!isRunId(runId) || !isTerminal(final.state)) return;
+  await fs.appendFile(file, JSON.stringify({ final: runId, ...final }) + '\n');
 }
 
 /**
  * The order runs were submitted in, so that listing a page costs the page,
  * not the number of runs. An append-only file of one JSON line per run, kept
- * in memory and followed for lines other processes append. The state store
- * stays the truth: on open, runs the store has but the index lacks (a crash
- * between the two writes) are added.
+ * in memory and followed for lines other processes append; a second line,
+ * `{"final": run_id, state, start_time, end_time}`, is appended when a run
+ * ends, so that listing and counting finished runs need no read of the store,
+ * even right after a start. The state store stays the truth: on open, runs
+ * the store has but the index lacks (a crash between the two writes) are
+ * added, and a run without its final line is read from the store.
  */
 export class RunIndex {
   private readonly entries: IndexEntry[] = [];
@@ -69,6 +100,8 @@ export class RunIndex {
     } catch {
       return; // a damaged line loses one entry of the index, never the run
     }
+    if (typeof value !== 'object' || value === null) return;
+    if ('final' in value) return this.ingestFinal(value as Record<string, unknown>);
     const { seq, run_id: runId, tags } = value as { seq?: unknown; run_id?: unknown; tags?: unknown };
     if (typeof seq !== 'number' || typeof runId !== 'string' || !isRunId(runId) || this.byId.has(runId)) return;
     const last = this.entries[this.entries.length - 1];
@@ -78,17 +111,74 @@ export class RunIndex {
     this.byId.set(runId, entry);
   }
 
-  /** Appends a run (under the index's lock, so sequence numbers stay unique across processes). */
-  async add(runId: string, tags: Record<string, string>): Promise<void> {
-    await withGlobalMutex(path.dirname(this.file), 'run-index', async () => {
-      await this.refresh();
-      if (this.byId.has(runId)) return;
-      const seq = (this.entries[this.entries.length - 1]?.seq ?? 0) + 1;
-      // A crash mid-append leaves a torn last line: end it, so this record starts a line of its own.
-      const torn = await endsWithoutNewline(this.file);
-      await fs.appendFile(this.file, (torn ? '\n' : '') + JSON.stringify({ seq, run_id: runId, tags }) + '\n');
-      await this.refresh();
+  private ingestFinal(value: Record<string, unknown>): void {
+    const entry = typeof value.final === 'string' ? this.byId.get(value.final) : undefined;
+    if (!entry || entry.final || typeof value.state !== 'string' || !isTerminal(value.state as State)) return;
+    const time = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+    const start = time(value.start_time);
+    const end = time(value.end_time);
+    entry.final = { state: value.state as State, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) };
+  }
+
+  /**
+   * Records that a run has ended, seen by this process: kept in memory at
+   * once, and appended to the file unless a final line for it is there already.
+   */
+  async recordFinal(runId: string, final: FinalSummary): Promise<void> {
+    const entry = this.byId.get(runId);
+    if (!entry || entry.final || !isTerminal(final.state)) return;
+    entry.final = final;
+    await appendFinal(this.file, runId, final);
+  }
+
+  get(runId: string): IndexEntry | undefined {
+    return this.byId.get(runId);
+  }
+
+  /**
+   * Appends a run. Adds made while another is being written are written
+   * together by the next flush (one lock, one append for all of them), so
+   * concurrent submissions do not queue for the lock one by one. Sequence
+   * numbers come from the file under its cross-process lock, so they stay
+   * unique whoever else appends.
+   */
+  add(runId: string, tags: Record<string, string>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ runId, tags, resolve, reject });
+      if (!this.flushing) void this.flush();
     });
+  }
+
+  private readonly pending: { runId: string; tags: Record<string, string>; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private flushing = false;
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      try {
+        await withGlobalMutex(path.dirname(this.file), 'run-index', async () => {
+          await this.refresh();
+          let seq = this.entries[this.entries.length - 1]?.seq ?? 0;
+          const seen = new Set<string>();
+          const lines: string[] = [];
+          for (const { runId, tags } of batch) {
+            if (this.byId.has(runId) || seen.has(runId)) continue;
+            seen.add(runId);
+            lines.push(JSON.stringify({ seq: ++seq, run_id: runId, tags }) + '\n');
+          }
+          if (lines.length === 0) return;
+          // A crash mid-append leaves a torn last line: end it, so these records start lines of their own.
+          const torn = await endsWithoutNewline(this.file);
+          await fs.appendFile(this.file, (torn ? '\n' : '') + lines.join(''));
+          await this.refresh();
+        });
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.flushing = false;
   }
 
   get size(): number {
@@ -146,4 +236,12 @@ async function endsWithoutNewline(file: string): Promise<boolean> {
 
 function isStringRecord(v: unknown): v is Record<string, string> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+}
+
+/** A run's final summary read from the store; null while the run has not ended. */
+export async function readFinalSummary(store: StateStore, runId: string): Promise<FinalSummary | null> {
+  const [state, start, end] = await Promise.all([store.get(runId, 'state'), store.get(runId, RunKeys.startTime), store.get(runId, RunKeys.endTime)]);
+  const s = (state?.trim() ?? '') as State;
+  if (!isTerminal(s)) return null;
+  return { state: s, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) };
 }

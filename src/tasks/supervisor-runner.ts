@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryConfig } from '../config.js';
@@ -7,7 +8,7 @@ import { isTerminal } from '../runs/state-machine.js';
 import { isIdentityAlive, signalQuietly } from '../util/process.js';
 import { QueueingTaskRunner, type QueueingRunnerOptions } from './queueing-runner.js';
 import { TASK_KEY } from './supervisor.js';
-import { killRunProcesses, RUN_MARKER_ENV } from './workflow-task.js';
+import { killRunProcesses, RESERVE_FILE, RUN_MARKER_ENV } from './workflow-task.js';
 
 export interface SupervisorTaskRunnerOptions extends QueueingRunnerOptions {
   config: FerryConfig;
@@ -157,12 +158,31 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     }
   }
 
-  /** Kills what is left of a run whose supervisor died and ends it SYSTEM_ERROR (or CANCELED). */
+  /**
+   * Kills what is left of a run whose supervisor died, gives back the disk
+   * space the supervisor would have (first, so the outcome can be written on
+   * a full disk), and ends the run SYSTEM_ERROR (or CANCELED).
+   */
   private async reap(runId: string, why: string): Promise<void> {
     const wf = this.workflow(runId);
     await killRunProcesses(runId, wf.runDir);
+    await this.releaseDisk(runId, wf.runDir);
     await this.lost(runId, why);
     await this.finish(runId);
+  }
+
+  /** What WorkflowTask frees when it ends: the run's scratch space and its reserves (run folder and state-store folder). */
+  private async releaseDisk(runId: string, runDir: string): Promise<void> {
+    const leftovers = [
+      path.join(runDir, 'tmp'),
+      path.join(runDir, RESERVE_FILE),
+      path.join(this.options.config.stateStore, runId, RESERVE_FILE),
+    ];
+    for (const leftover of leftovers) {
+      await fs.rm(leftover, { recursive: true, force: true }).catch((err: unknown) => {
+        this.opts.logger.warn({ err, run_id: runId }, 'could not free the disk space of a run whose supervisor died');
+      });
+    }
   }
 
   protected async stopActive(runId: string): Promise<void> {

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { pino } from 'pino';
 import type { FerryConfig } from '../config.js';
 import { createEngine } from '../engines/registry.js';
+import { appendFinal, readFinalSummary, runIndexFile } from '../runs/run-index.js';
 import { ActiveRuns } from '../runs/active-runs.js';
 import { isTerminal } from '../runs/state-machine.js';
 import { LocalStateStore, isRunId } from '../runs/state-store.js';
@@ -11,6 +13,9 @@ import { WorkflowTask } from './workflow-task.js';
 /** State-store key naming the supervisor process that drives a run. */
 export const TASK_KEY = 'task';
 
+/** Exit status of a supervisor that could not record its run's outcome (the server ends the run SYSTEM_ERROR). */
+export const UNRECORDED_EXIT = 3;
+
 /**
  * `ferry run-task <run_id>`: the supervisor of one run, detached from the
  * server so the run outlives it. It claims the run (only one supervisor ever
@@ -18,9 +23,16 @@ export const TASK_KEY = 'task';
  * the outcome into the state store itself. SIGTERM means "cancel" when the
  * run is CANCELING, otherwise "stop": the engine is stopped and the run ends
  * SYSTEM_ERROR, so it never claims to run with no one driving it.
+ *
+ * When the outcome cannot be written (the store's disk is full or read-only
+ * even after WorkflowTask's retries), it exits UNRECORDED_EXIT instead of
+ * lingering: the server then ends the run SYSTEM_ERROR as soon as it can write.
  */
 export async function superviseRun(config: FerryConfig, runId: string): Promise<number> {
-  const log = pino({ level: config.logLevel }).child({ run_id: runId, role: 'supervisor' });
+  // Logs go to the run's supervisor.log; a full disk must not turn a failed log write into a crash.
+  const destination = pino.destination({ dest: 1, sync: true });
+  destination.on('error', () => undefined);
+  const log = pino({ level: config.logLevel }, destination).child({ run_id: runId, role: 'supervisor' });
   if (!isRunId(runId)) {
     log.error('not a run id');
     return 2;
@@ -28,7 +40,13 @@ export async function superviseRun(config: FerryConfig, runId: string): Promise<
   const store = new LocalStateStore(config.stateStore);
   const wf = new ToilWorkflow(config.workDir, store, runId);
   const me = processIdentity();
-  const claimed = await store.update(runId, TASK_KEY, (current) => (current === null ? me : null));
+  let claimed: string | null;
+  try {
+    claimed = await store.update(runId, TASK_KEY, (current) => (current === null ? me : null));
+  } catch (err) {
+    log.error({ err }, 'could not claim the run: the state store cannot be written');
+    return UNRECORDED_EXIT;
+  }
   if (claimed !== me) {
     log.info({ owner: claimed }, 'another supervisor drives this run');
     return 0;
@@ -37,25 +55,39 @@ export async function superviseRun(config: FerryConfig, runId: string): Promise<
 
   const engineId = await wf.get(RunKeys.engine);
   const engine = engineId ? await createEngine(engineId) : null;
-  const task = engine ? new WorkflowTask(wf, engine, { cancelGraceMs: config.cancelGraceMs }) : null;
+  const reserveDirs = [wf.runDir, path.join(config.stateStore, runId)];
+  const task = engine ? new WorkflowTask(wf, engine, { cancelGraceMs: config.cancelGraceMs, reserveDirs }) : null;
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'signalled');
     if (!task) return;
-    void wf.getState().then((state) =>
-      state === 'CANCELING' ? task.cancel() : task.shutdown(`The run's supervisor was stopped (${signal}); its processes were stopped.`),
-    );
+    const stop = (): Promise<void> => task.shutdown(`The run's supervisor was stopped (${signal}); its processes were stopped.`);
+    void wf.getState().then((state) => (state === 'CANCELING' ? task.cancel() : stop()), stop).catch(() => undefined);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => undefined); // the server's terminal going away is no reason to stop
 
   if (!task) {
-    await wf.addSystemLog(`Ferry cannot run engine '${engineId ?? ''}' here.`);
-    await wf.stateMachine.sendSystemError();
+    try {
+      await wf.addSystemLog(`Ferry cannot run engine '${engineId ?? ''}' here.`);
+      await wf.stateMachine.sendSystemError();
+    } catch (err) {
+      log.error({ err }, 'could not record the run\'s outcome; the server will mark it SYSTEM_ERROR');
+      return UNRECORDED_EXIT;
+    }
   } else {
     log.info({ engine: engine!.name }, 'run starting');
     log.info({ state: await task.execute() }, 'run finished');
   }
-  if (isTerminal(await wf.getState())) await new ActiveRuns(config.stateStore).remove(runId);
+  const final = await wf.getState().catch((): null => null);
+  if (final === null || !isTerminal(final)) {
+    log.error({ err: task?.unrecorded, state: final }, 'could not record the run\'s outcome; the server will mark it SYSTEM_ERROR');
+    return UNRECORDED_EXIT;
+  }
+  // The index learns the run's final summary, so listings need not read the store for it.
+  const summary = await readFinalSummary(store, runId).catch((): null => null);
+  if (summary) await appendFinal(runIndexFile(config.stateStore), runId, summary).catch((err: unknown) => log.warn({ err }, 'could not note the end of the run in the index'));
+  // The server drops the marker too when it sees the run end.
+  await new ActiveRuns(config.stateStore).remove(runId).catch((err: unknown) => log.warn({ err }, 'could not drop the active-run marker'));
   return 0;
 }

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import os from 'node:os';
 import type { Engine, EngineCommand, RunContext } from '../engines/engine.js';
 import { atomicFileCreate } from '../util/atomic-file.js';
+import { errnoCode } from '../util/errors.js';
 import { wesTime } from '../util/time.js';
 import { findProcessesByEnv, groupAlive, processGroup, signalQuietly } from '../util/process.js';
 import path from 'node:path';
@@ -18,6 +19,50 @@ export interface WorkflowTaskOptions {
   cancelGraceMs: number;
   /** Extra environment for the engine. */
   env?: Record<string, string>;
+  /** How long a failed write of the run's outcome is retried before the task gives up on it. Default 4000 ms. */
+  outcomeRetryMs?: number;
+  /**
+   * Bytes set aside on the disk of each of these folders while the run is
+   * active (one file per disk), given back when a write of the outcome finds
+   * the disk full, so that the outcome can still be recorded. Default: the
+   * run folder; a supervisor adds the run's state-store folder.
+   */
+  reserveDirs?: string[];
+  /** Size of each reserve. Default 256 KiB; 0: none. */
+  reserveBytes?: number;
+}
+
+/** Name of the file that holds a run's reserve of disk space. */
+export const RESERVE_FILE = '.ferry-reserve';
+const DEFAULT_RESERVE_BYTES = 256 * 1024;
+const DEFAULT_OUTCOME_RETRY_MS = 4000;
+/** After one write of the outcome has been given up, the next ones get this long each. */
+const AFTER_GIVING_UP_RETRY_MS = 1000;
+
+/** Errnos that say the disk, not the data, is the trouble. */
+const STORAGE_TROUBLE: Record<string, string> = {
+  ENOSPC: 'the disk is full (ENOSPC)',
+  EDQUOT: 'the disk quota is used up (EDQUOT)',
+  EROFS: 'the disk is read-only (EROFS)',
+};
+
+/** A write of a run's outcome that still failed after its retries. */
+export class OutcomeWriteError extends Error {
+  constructor(what: string, cause: unknown) {
+    super(`Ferry could not record the run's ${what}: ${describeFailure(cause, true)}.`, { cause });
+    this.name = 'OutcomeWriteError';
+  }
+}
+
+/**
+ * What went wrong, for a system log: storage trouble in words; for a failed
+ * write, other errnos by their code (no server paths); else the message.
+ */
+function describeFailure(err: unknown, write = false): string {
+  const code = errnoCode(err);
+  if (code !== undefined && STORAGE_TROUBLE[code]) return STORAGE_TROUBLE[code];
+  if (write && code !== undefined && /^E[A-Z]+$/.test(code)) return `the write failed (${code})`;
+  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -26,6 +71,13 @@ export interface WorkflowTaskOptions {
  * first), spawns the engine in its own process group with stdout and stderr
  * in the run folder, and on exit writes the outcome. COMPLETE is set only once
  * outputs.json is on disk.
+ *
+ * Every write of the outcome is retried briefly; when one finds the disk
+ * full, the run's scratch space and its reserve (set aside before the engine
+ * starts) are given back first. A write that still fails ends the run
+ * SYSTEM_ERROR, saying what could not be written; when even that cannot be
+ * recorded, `unrecorded` says why and whoever drives the task must exit
+ * non-zero, so the server ends the run once it can write again.
  */
 export class WorkflowTask {
   private pgid: number | null = null;
@@ -34,6 +86,11 @@ export class WorkflowTask {
   private shutdownReason = '';
   private killTimer: NodeJS.Timeout | null = null;
   private exited: Promise<void> | null = null;
+  private readonly reserves: string[] = [];
+  private spaceFreed = false;
+  private gaveUp = false;
+  /** Set when not even SYSTEM_ERROR could be written: the store does not hold the run's outcome. */
+  unrecorded: Error | null = null;
 
   constructor(
     readonly workflow: ToilWorkflow,
@@ -41,7 +98,11 @@ export class WorkflowTask {
     private readonly options: WorkflowTaskOptions,
   ) {}
 
-  /** Runs the task to its end. Never throws: failures become SYSTEM_ERROR. */
+  /**
+   * Runs the task to its end. Never throws: failures become SYSTEM_ERROR.
+   * Returns the state recorded; when no terminal state could be recorded
+   * (see `unrecorded`), the state the store still holds.
+   */
   async execute(): Promise<State> {
     const wf = this.workflow;
     try {
@@ -56,6 +117,7 @@ export class WorkflowTask {
       await wf.set(RunKeys.jobStore, ctx.jobStorePath);
       await fs.mkdir(ctx.outputsDir, { recursive: true });
       await fs.mkdir(ctx.tmpDir, { recursive: true });
+      await this.reserveSpace();
 
       const running = await wf.stateMachine.sendRun();
       if (running !== 'RUNNING') return await this.stopBeforeStart(running);
@@ -63,35 +125,93 @@ export class WorkflowTask {
       if (this.cancelRequested) return await this.finishCanceled(null);
 
       const exitCode = await this.spawnEngine(ctx, command);
-      await wf.set(RunKeys.exitCode, String(exitCode));
+      await this.record('exit code', () => wf.set(RunKeys.exitCode, String(exitCode)));
       const explanation = await this.engine.afterExit?.(ctx, exitCode).catch(() => undefined);
-      if (explanation && exitCode !== 0) await wf.addSystemLog(explanation);
+      if (explanation && exitCode !== 0) await this.record('system log', () => wf.addSystemLog(explanation));
       await this.reapStragglers();
-      await wf.set(RunKeys.endTime, wesTime(new Date()));
+      await this.record('end time', () => wf.set(RunKeys.endTime, wesTime(new Date())));
 
       if (this.shuttingDown) {
-        await wf.addSystemLog(this.shutdownReason);
-        return await wf.stateMachine.sendSystemError();
+        await this.record('system log', () => wf.addSystemLog(this.shutdownReason));
+        return await this.record('state', () => wf.stateMachine.sendSystemError());
       }
       if (this.cancelRequested || (await wf.getState()) === 'CANCELING') return await this.finishCanceled(exitCode);
       if (exitCode !== 0) {
-        await wf.addSystemLog(`${this.engine.name} exited with code ${exitCode}.`);
-        return await wf.stateMachine.sendExecutorError();
+        await this.record('system log', () => wf.addSystemLog(`${this.engine.name} exited with code ${exitCode}.`));
+        return await this.record('state', () => wf.stateMachine.sendExecutorError());
       }
       const outcome = await this.engine.collectOutputs(ctx);
       if (outcome.failure) {
-        await wf.addSystemLog(outcome.failure);
-        return await wf.stateMachine.sendExecutorError();
+        await this.record('system log', () => wf.addSystemLog(outcome.failure!));
+        return await this.record('state', () => wf.stateMachine.sendExecutorError());
       }
-      await atomicFileCreate(wf.outputsJsonPath, JSON.stringify(outcome.outputs, null, 2) + '\n');
-      return await wf.stateMachine.sendComplete();
+      await this.record('outputs', () => atomicFileCreate(wf.outputsJsonPath, JSON.stringify(outcome.outputs, null, 2) + '\n'));
+      return await this.record('state', () => wf.stateMachine.sendComplete());
     } catch (err) {
       return this.systemError(err);
     } finally {
       if (this.killTimer) clearTimeout(this.killTimer);
       // Scratch space and Toil's job store are not results: free the disk.
       await fs.rm(path.join(wf.runDir, 'tmp'), { recursive: true, force: true }).catch(() => undefined);
+      await this.releaseReserves();
     }
+  }
+
+  /**
+   * Writes part of the run's outcome, retrying a failed write for a short
+   * while (after the first write given up, only briefly). A write that finds
+   * the disk full first gets the run's scratch space and reserve back.
+   * Throws OutcomeWriteError when the write still fails.
+   */
+  private async record<T>(what: string, write: () => Promise<T>): Promise<T> {
+    const budget = this.gaveUp ? AFTER_GIVING_UP_RETRY_MS : (this.options.outcomeRetryMs ?? DEFAULT_OUTCOME_RETRY_MS);
+    const deadline = Date.now() + budget;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await write();
+      } catch (err) {
+        const code = errnoCode(err);
+        if ((code === 'ENOSPC' || code === 'EDQUOT') && (await this.freeSpace())) continue;
+        if (Date.now() + delay > deadline) {
+          this.gaveUp = true;
+          throw new OutcomeWriteError(what, err);
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** Sets space aside on the disk of each reserve folder, before the engine can fill it (best effort). */
+  private async reserveSpace(): Promise<void> {
+    const bytes = this.options.reserveBytes ?? DEFAULT_RESERVE_BYTES;
+    if (bytes <= 0) return;
+    const devices = new Set<number>();
+    for (const dir of this.options.reserveDirs ?? [this.workflow.runDir]) {
+      const dev = await fs.stat(dir).then((st) => st.dev, () => null);
+      if (dev === null || devices.has(dev)) continue;
+      devices.add(dev);
+      const file = path.join(dir, RESERVE_FILE);
+      try {
+        await fs.writeFile(file, Buffer.alloc(bytes));
+        this.reserves.push(file);
+      } catch {
+        // Too little space even for the reserve: run without it.
+        await fs.rm(file, { force: true }).catch(() => undefined);
+      }
+    }
+  }
+
+  private async releaseReserves(): Promise<void> {
+    for (const file of this.reserves.splice(0)) await fs.rm(file, { force: true }).catch(() => undefined);
+  }
+
+  /** Gives the disk back what the run can spare: its reserve and its scratch space. True only the first time. */
+  private async freeSpace(): Promise<boolean> {
+    if (this.spaceFreed) return false;
+    this.spaceFreed = true;
+    await this.releaseReserves();
+    await fs.rm(path.join(this.workflow.runDir, 'tmp'), { recursive: true, force: true }).catch(() => undefined);
+    return true;
   }
 
   /**
@@ -176,25 +296,30 @@ export class WorkflowTask {
   private async finishCanceled(exitCode: number | null): Promise<State> {
     await this.killEverything();
     const wf = this.workflow;
-    if (exitCode === null) await wf.set(RunKeys.endTime, wesTime(new Date()));
-    await wf.addSystemLog('Run canceled at the user\'s request.');
-    return wf.stateMachine.sendCanceled();
+    if (exitCode === null) await this.record('end time', () => wf.set(RunKeys.endTime, wesTime(new Date())));
+    await this.record('system log', () => wf.addSystemLog('Run canceled at the user\'s request.'));
+    return this.record('state', () => wf.stateMachine.sendCanceled());
   }
 
+  /**
+   * Ends the run SYSTEM_ERROR: the reason first (so the state is not seen
+   * without it), then the end time, then the state, each retried; a write
+   * that fails does not stop the next. If the state cannot be written, the
+   * run's outcome is unrecorded (see `unrecorded`).
+   */
   private async systemError(err: unknown): Promise<State> {
     const wf = this.workflow;
-    const message = err instanceof Error ? err.message : String(err);
-    try {
-      await this.killEverything();
-      await wf.addSystemLog(`Ferry failed to run the workflow: ${message}`);
+    const message = err instanceof OutcomeWriteError ? err.message : `Ferry failed to run the workflow: ${describeFailure(err)}`;
+    await this.killEverything().catch(() => undefined);
+    await this.record('system log', () => wf.addSystemLog(message)).catch(() => undefined);
+    await this.record('end time', async () => {
       if ((await wf.get(RunKeys.endTime)) === null) await wf.set(RunKeys.endTime, wesTime(new Date()));
-    } catch {
-      // The store itself may be what failed; the state write below is what matters.
-    }
+    }).catch(() => undefined);
     try {
-      return await wf.stateMachine.sendSystemError();
-    } catch {
-      return 'SYSTEM_ERROR';
+      return await this.record('state', () => wf.stateMachine.sendSystemError());
+    } catch (stateErr) {
+      this.unrecorded = stateErr instanceof Error ? stateErr : new Error(String(stateErr));
+      return wf.getState().catch((): State => 'UNKNOWN');
     }
   }
 }

@@ -1,3 +1,5 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 /**
  * Domain errors. Each carries the HTTP status it maps to, so the one error
  * handler in the API layer can turn any of them into the WES error body
@@ -93,4 +95,36 @@ export function errnoCode(err: unknown): string | undefined {
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;
+}
+
+/** True for a failed write whose cause is the disk itself: full, over quota or read-only. */
+export function isStorageTrouble(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS';
+}
+
+/**
+ * The real cause of a failed recursive mkdir. Node reports a folder that
+ * cannot be made because its file system is read-only or full as ENOENT
+ * (nodejs/node#47098: `mkdir(p, { recursive: true })` stats the path after
+ * any unexpected errno and reports the stat's ENOENT). For such an error this
+ * asks the nearest existing folder on the way: EROFS if it cannot be written,
+ * ENOSPC if its file system has no block or inode left. Anything else comes
+ * back unchanged.
+ */
+export async function unmaskMkdirError(err: unknown): Promise<unknown> {
+  const e = err as NodeJS.ErrnoException;
+  if (errnoCode(err) !== 'ENOENT' || e.syscall !== 'mkdir' || typeof e.path !== 'string') return err;
+  const real = (code: string, what: string): NodeJS.ErrnoException =>
+    Object.assign(new Error(`${code}: ${what}, mkdir '${e.path}'`), { code, syscall: 'mkdir', path: e.path });
+  for (let dir = path.resolve(e.path); ; dir = path.dirname(dir)) {
+    try {
+      await fs.access(dir, fs.constants.W_OK);
+      const st = await fs.statfs(dir);
+      return st.bavail === 0 || st.ffree === 0 ? real('ENOSPC', 'no space left on device') : err;
+    } catch (probe) {
+      if (errnoCode(probe) === 'EROFS') return real('EROFS', 'read-only file system');
+      if (errnoCode(probe) !== 'ENOENT' || path.dirname(dir) === dir) return err;
+    }
+  }
 }

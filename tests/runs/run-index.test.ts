@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { RunIndex } from '../../src/runs/run-index.js';
+import { appendFinal, RunIndex } from '../../src/runs/run-index.js';
 import { LocalStateStore } from '../../src/runs/state-store.js';
 import { WesError } from '../../src/util/errors.js';
 import { encodePageToken } from '../../src/util/page-token.js';
@@ -299,4 +299,47 @@ t.test('a replaced index file is read afresh', async (t) => {
   await fs.rename(tmp, file);
   await index.refresh();
   t.same(index.all().map((e) => e.runId), [b]);
+});
+
+t.test('final summaries: appended by anyone, read on open, first one wins, bad ones ignored', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const [a, b, c] = [newRunId(), newRunId(), newRunId()];
+  for (const id of [a, b, c]) await index.add(id, {});
+  // A supervisor (another process) appends without opening the index.
+  await appendFinal(file, a, { state: 'COMPLETE', start_time: '2026-01-01T00:00:00Z', end_time: '2026-01-01T00:01:00Z' });
+  await appendFinal(file, a, { state: 'SYSTEM_ERROR' });
+  await appendFinal(file, newRunId(), { state: 'COMPLETE' }); // a run the index does not hold
+  await appendFinal(file, b, { state: 'RUNNING' }); // not final: never written
+  await fs.appendFile(file, JSON.stringify({ final: c, state: 'NOT_A_STATE' }) + '\n');
+  await index.refresh();
+  t.same(index.get(a)?.final, { state: 'COMPLETE', start_time: '2026-01-01T00:00:00Z', end_time: '2026-01-01T00:01:00Z' }, 'the first final line counts');
+  t.equal(index.get(b)?.final, undefined, 'a non-terminal state is no final summary');
+  t.equal(index.get(c)?.final, undefined, 'an unknown state is ignored');
+  t.equal(index.size, 3, 'final lines add no runs');
+  t.notOk((await fs.readFile(file, 'utf8')).includes('RUNNING'), 'nothing written for a run that has not ended');
+
+  // Seen by the server itself: kept at once, written once.
+  await index.recordFinal(c, { state: 'CANCELED' });
+  await index.recordFinal(c, { state: 'CANCELED' });
+  t.equal(index.get(c)?.final?.state, 'CANCELED');
+  t.equal((await fs.readFile(file, 'utf8')).split('\n').filter((l) => l.includes(`"final":"${c}"`) && l.includes('CANCELED')).length, 1, 'one line per run');
+
+  const reopened = await RunIndex.open(file, store);
+  t.same([a, b, c].map((id) => reopened.get(id)?.final?.state), ['COMPLETE', undefined, 'CANCELED'], 'a new server knows them from the file alone');
+  t.same(reopened.page(10).entries.map((e) => e.runId), [c, b, a], 'the order is untouched');
+});
+
+t.test('concurrent adds are written together and keep unique, ordered sequence numbers', async (t) => {
+  const { file, store } = await setup(t);
+  const one = await RunIndex.open(file, store);
+  const two = await RunIndex.open(file, store); // a second process on the same file
+  const ids = Array.from({ length: 200 }, newRunId);
+  await Promise.all(ids.map((id, i) => (i % 2 ? one : two).add(id, { i: String(i) })));
+  const lines = (await fs.readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { seq: number; run_id: string });
+  t.equal(lines.length, 200, 'one line per run');
+  t.same(lines.map((l) => l.seq), lines.map((_, i) => i + 1), 'sequence numbers 1..200 in file order');
+  t.equal(new Set(lines.map((l) => l.run_id)).size, 200, 'no run twice');
+  await one.refresh();
+  t.equal(visit(one, 7).ids.length, 200, 'every run listed');
 });
