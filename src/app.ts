@@ -48,6 +48,8 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   await fs.rm(stagingRoot(config.workDir), { recursive: true, force: true });
 
   const store = parts.store ?? new LocalStateStore(config.stateStore);
+  // Likewise run records whose creation a crash cut short.
+  if (store instanceof LocalStateStore) await store.sweepIncomplete();
   const engines = parts.engines ?? (await defaultEngineRegistry());
   const index = await RunIndex.open(runIndexFile(config.stateStore), store, async (runId) => {
     const request = await new ToilWorkflow(config.workDir, store, runId).readRequest();

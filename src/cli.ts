@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './threadpool.js';
 import { ConfigError, loadConfig, usage } from './config.js';
 import { ferryVersion } from './api/spec.js';
 import { serve } from './server.js';

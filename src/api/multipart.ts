@@ -49,7 +49,7 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
       for await (const part of parts) {
         if (part.type === 'file') {
           const { name, path } = await stage.attachmentPath(part.filename);
-          await pipeline(part.file, createWriteStream(path, { flags: 'wx' }));
+          await pipeline(part.file, createWriteStream(path, { flags: 'wx', flush: true }));
           if (part.file.truncated) throw new PayloadTooLargeError(`workflow_attachment '${name}' is larger than ${limits.maxAttachmentBytes} bytes.`);
           files.push({ filename: name, path, size: part.file.bytesRead });
         } else {

@@ -1,62 +1,82 @@
-import type { Operation, OpenAPIRouter, Request } from 'openapi-backend';
+import type { Operation, OpenAPIRouter } from 'openapi-backend';
+
+/** What a request's method and path find in the table. */
+export type RouteMatch =
+  | { kind: 'found'; operation: Operation; params: Record<string, string> }
+  | { kind: 'no-route' }
+  | { kind: 'no-method'; allow: string[] };
+
+interface Route {
+  operation: Operation;
+  /** Null for a path without parameters (compared as a string). */
+  pattern: RegExp | null;
+  names: string[];
+  /** Literal characters: the more, the more specific. */
+  literal: number;
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'];
 
 /**
- * Compiles openapi-backend's router into a routing table made once at
- * start-up. The stock router rebuilds its list of operations and a regular
- * expression per path template on every match (lodash chains, twice per
- * request); the definition never changes after `init()`, so the operations
- * and their patterns are computed here once. Matching keeps the stock
- * semantics: an exact path first, then templates by specificity (most
- * literal characters first); in strict mode, no path is a '404-…' error and
- * a path without the method a '405-…' error, which openapi-backend maps to
- * the notFound and methodNotAllowed handlers.
+ * The spec's operations as a routing table built once at start-up (the stock
+ * openapi-backend router rebuilds its operation list and a regular
+ * expression per path template on every request). Matching follows the same
+ * rules: trailing slashes ignored, an exact path before templates, templates
+ * by specificity (most literal characters first, then definition order), a
+ * template parameter is one path segment, percent-decoded.
  */
-export function compileRoutingTable(router: OpenAPIRouter): void {
-  const operations = router.getOperations();
-  const exact = new Map<string, Operation[]>();
-  const templated: { pattern: RegExp; literal: number; operation: Operation }[] = [];
-  for (const operation of operations) {
-    if (!/\{[^}]+\}/.test(operation.path)) {
-      exact.set(operation.path, [...(exact.get(operation.path) ?? []), operation]);
-      continue;
+export class RoutingTable {
+  private readonly exact = new Map<string, Route[]>();
+  private readonly templated: Route[] = [];
+
+  constructor(
+    private readonly router: OpenAPIRouter,
+    operations: Operation[],
+  ) {
+    for (const operation of operations) {
+      const names: string[] = [];
+      const source = operation.path
+        .split(/(\{[^}]+\})/)
+        .map((part) => {
+          const name = /^\{([^}]+)\}$/.exec(part)?.[1];
+          if (name === undefined) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+          names.push(name);
+          return '([^/]+)';
+        })
+        .join('');
+      const route: Route = { operation, pattern: names.length ? new RegExp(`^${source}$`) : null, names, literal: operation.path.replace(/\{[^}]+\}/g, '').length };
+      if (route.pattern) this.templated.push(route);
+      else this.exact.set(operation.path, [...(this.exact.get(operation.path) ?? []), route]);
     }
-    const pattern = operation.path
-      .replace(/\{[^}]+\}/g, '\0')
-      .split('\0')
-      .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-      .join('[^/]+');
-    templated.push({ pattern: new RegExp(`^${pattern}$`), literal: operation.path.replace(/\{.*?\}/g, '').length, operation });
+    this.templated.sort((a, b) => b.literal - a.literal);
   }
-  // Stable sort: among equally specific templates, definition order decides, as in the stock router.
-  templated.sort((a, b) => b.literal - a.literal);
 
-  // Private in the typings, public at run time; kept so an apiRoot keeps working.
-  const underApiRoot = (p: string): boolean => (router as unknown as { isUnderApiRoot(p: string): boolean }).isUnderApiRoot(p);
-  const matchOperation = (req: Request, strict?: boolean): Operation | undefined => {
-    const normalized = router.normalizeRequest(req);
-    const fail = (why: string): undefined => {
-      if (strict) throw new Error(why);
-      return undefined;
-    };
-    if (!underApiRoot(normalized.path)) return fail('404-notFound: no route matches request');
-    const path = router.normalizePath(normalized.path);
-    const method = normalized.method;
-    const literal = exact.get(path);
-    const hit = literal?.find((o) => o.method === method);
-    if (hit) return hit;
-    let pathKnown = literal !== undefined;
-    for (const t of templated) {
-      if (!t.pattern.test(path)) continue;
-      pathKnown = true;
-      if (t.operation.method === method) return t.operation;
+  /** `method` in upper case (HEAD already folded into GET by the caller, if wanted); `path` without its query. */
+  match(method: string, rawPath: string): RouteMatch {
+    const path = this.router.normalizePath(rawPath.startsWith('/') ? rawPath : `/${rawPath}`);
+    const lower = method.toLowerCase();
+    const candidates: { route: Route; values: string[] }[] = (this.exact.get(path) ?? []).map((route) => ({ route, values: [] }));
+    for (const route of this.templated) {
+      const m = route.pattern!.exec(path);
+      if (m) candidates.push({ route, values: m.slice(1) });
     }
-    if (!pathKnown) return fail('404-notFound: no route matches request');
-    return fail('405-methodNotAllowed: this method is not registered for the route');
-  };
-
-  Object.assign(router, {
-    getOperations: (): Operation[] => operations,
-    getOperation: (operationId: string): Operation | undefined => operations.find((o) => o.operationId === operationId),
-    matchOperation,
-  });
+    if (candidates.length === 0) return { kind: 'no-route' };
+    const hit = candidates.find((c) => c.route.operation.method === lower);
+    if (!hit) {
+      const allowed = new Set(candidates.map((c) => c.route.operation.method.toUpperCase()));
+      if (allowed.has('GET')) allowed.add('HEAD');
+      return { kind: 'no-method', allow: METHODS.filter((m) => allowed.has(m)) };
+    }
+    const params: Record<string, string> = {};
+    for (let i = 0; i < hit.route.names.length; i++) {
+      const value = hit.values[i]!;
+      // A malformed escape stays as sent: it then matches no run or task.
+      try {
+        params[hit.route.names[i]!] = decodeURIComponent(value);
+      } catch {
+        params[hit.route.names[i]!] = value;
+      }
+    }
+    return { kind: 'found', operation: hit.route.operation, params };
+  }
 }

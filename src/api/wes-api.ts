@@ -1,13 +1,14 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { OpenAPIBackend, type Context, type Operation } from 'openapi-backend';
+import { OpenAPIBackend, type Operation } from 'openapi-backend';
+import type { ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { OperationId, UploadedFile } from '../../generated/operations.js';
 import { Staging } from '../backend/staging.js';
 import type { WESBackend } from '../backend/wes-backend.js';
 import { MalformedRequestError, UnsupportedMediaTypeError, WesError } from '../util/errors.js';
 import { receiveMultipart, type MultipartLimits } from './multipart.js';
-import { compileRoutingTable } from './routing-table.js';
+import { RoutingTable } from './routing-table.js';
 import { loadSpec } from './spec.js';
 
 export interface WesApiOptions {
@@ -27,21 +28,19 @@ interface HandlerResult {
   body?: unknown;
 }
 
-/** Per-request extras handed through openapi-backend to the handlers. */
-interface RequestExtras {
-  staging?: Staging;
-  /** Attachments on disk; the body that is validated holds their names instead. */
-  files?: UploadedFile[];
-}
-
 /** Raised when a response does not match the spec and responses are checked strictly. */
 export class ResponseValidationError extends Error {}
 
 /**
- * Loads the bundled spec into openapi-backend (strict: the app refuses to
- * start if an operation has no handler), binds every operationId to the
- * backend through `resolveOperationId`, and serves every path through one
- * catch-all Fastify route.
+ * Loads the bundled spec into openapi-backend, binds every operationId to the
+ * backend through `resolveOperationId` (the app refuses to start if one is
+ * unbound), and serves every path through one catch-all Fastify route.
+ *
+ * openapi-backend supplies the dereferenced operations and the Ajv
+ * validators it compiles for each at start-up; the request path through them
+ * is Ferry's own and allocation-light (it is the hot path of every client's
+ * polling): a routing table built once, the operation's compiled validator,
+ * then the bound backend method.
  */
 export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): Promise<OpenAPIBackend> {
   const api = new OpenAPIBackend({
@@ -57,54 +56,47 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
   });
 
   await api.init();
-  compileRoutingTable(api.router);
   const operations = api.getOperations();
   opts.backend.assertComplete(operations.map((o) => o.operationId!).filter(Boolean));
-  const handlers: Record<string, (c: Context, extras: RequestExtras) => Promise<HandlerResult>> = {};
+  const handlers = new Map<string, (input: unknown, staging?: Staging) => Promise<HandlerResult>>();
   for (const operation of operations) {
     const id = operation.operationId as OperationId;
     const method = opts.backend.resolveOperationId(id) as unknown as (input: unknown, staging?: Staging) => Promise<HandlerResult>;
-    handlers[id] = (c, extras) => method(operationInput(c, operation, extras), extras.staging);
+    handlers.set(id, method);
   }
-  api.register({
-    ...handlers,
-    notFound: (c: Context) => {
-      throw new WesError(404, `No route ${c.request.method.toUpperCase()} ${c.request.path}.`);
-    },
-    methodNotAllowed: (c: Context) => {
-      const allow = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter((m) => api.router.matchOperation({ method: m, path: c.request.path, headers: {} }));
-      if (allow.includes('GET')) allow.splice(1, 0, 'HEAD');
-      throw new WesError(405, `Method ${c.request.method.toUpperCase()} is not allowed on ${c.request.path}.`, { allow: allow.join(', ') });
-    },
-    validationFail: (c: Context) => {
-      throw new MalformedRequestError(describeValidation(c));
-    },
-  });
+  const table = new RoutingTable(api.router, operations);
+  const plans = new Map(operations.map((o) => [o, planFor(api, o)]));
 
   const serve = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const path = request.url.split('?')[0] ?? '/';
     // HEAD is GET without a body (Node drops the body of a HEAD answer).
     const method = request.method === 'HEAD' ? 'GET' : request.method;
-    const headers = request.headers as Record<string, string>;
-    const operation = api.router.matchOperation({ method, path, headers });
+    const found = table.match(method, path);
+    if (found.kind === 'no-route') throw new WesError(404, `No route ${method} ${path}.`);
+    if (found.kind === 'no-method') throw new WesError(405, `Method ${method} is not allowed on ${path}.`, { allow: found.allow.join(', ') });
+    const { operation, params } = found;
+    const plan = plans.get(operation)!;
+    const headers = request.headers as Record<string, string | string[] | undefined>;
     // Undeclared query parameters (cache busters and the like) are ignored, as Toil does; declared ones are checked.
-    const declared = new Set((operation?.parameters ?? []).flatMap((p) => ('in' in p && p.in === 'query' ? [p.name] : [])));
-    const query = Object.fromEntries(Object.entries(request.query as Record<string, string>).filter(([k]) => declared.has(k)));
-    const base = { method, path, query, headers };
-    const extras: RequestExtras = {};
-    let body: unknown = request.body;
+    const query: Record<string, unknown> = {};
+    const given = request.query as Record<string, string | string[]>;
+    for (const name of plan.query) if (given[name] !== undefined) query[name] = given[name];
+    let staging: Staging | undefined;
     try {
-      if (operation?.requestBody) {
+      let body: unknown;
+      let files: UploadedFile[] | undefined;
+      if (operation.requestBody) {
         const parsed = await readForm(request, operation, opts);
-        extras.staging = parsed.staging;
-        extras.files = parsed.files;
+        staging = parsed.staging;
+        files = parsed.files;
         body = parsed.body;
       }
-      const result = (await api.handleRequest({ ...base, body }, extras)) as HandlerResult;
-      if (operation && opts.validateResponses !== 'off') checkResponse(api, operation, result, request, opts.validateResponses);
+      const input = validated(plan, params, query, headers, body, files);
+      const result = await handlers.get(operation.operationId!)!(input, staging);
+      if (opts.validateResponses !== 'off') checkResponse(api, operation, result, request, opts.validateResponses);
       await send(reply, result);
     } catch (err) {
-      await extras.staging?.discard().catch(() => undefined);
+      await staging?.discard().catch(() => undefined);
       throw err;
     }
   };
@@ -112,6 +104,60 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
   app.route({ method: methods, url: '/', handler: serve });
   app.route({ method: methods, url: '/*', handler: serve });
   return api;
+}
+
+/** What is worked out once per operation for checking its requests. */
+interface OperationPlan {
+  operation: Operation;
+  /** Declared query parameters, and which of them are arrays. */
+  query: string[];
+  arrayQuery: Set<string>;
+  /** Declared header parameters: spec name and lower-case name. */
+  headers: { name: string; lower: string }[];
+  validators: ReturnType<OpenAPIBackend['validator']['getRequestValidatorsForOperation']>;
+}
+
+function planFor(api: OpenAPIBackend, operation: Operation): OperationPlan {
+  const params = (operation.parameters ?? []).filter((p): p is Exclude<typeof p, { $ref: string }> => 'in' in p);
+  const query = params.filter((p) => p.in === 'query');
+  return {
+    operation,
+    query: query.map((p) => p.name),
+    arrayQuery: new Set(query.filter((p) => (p.schema as { type?: string } | undefined)?.type === 'array').map((p) => p.name)),
+    headers: params.filter((p) => p.in === 'header').map((p) => ({ name: p.name, lower: p.name.toLowerCase() })),
+    validators: api.validator.getRequestValidatorsForOperation(operation.operationId!) ?? [],
+  };
+}
+
+/**
+ * Checks a request against its operation's compiled validators (query
+ * values coerced to their declared types, as openapi-backend does) and
+ * returns the handler's typed input; a mismatch is a 400 saying what is wrong.
+ */
+function validated(
+  plan: OperationPlan,
+  params: Record<string, string>,
+  query: Record<string, unknown>,
+  headers: Record<string, string | string[] | undefined>,
+  body: unknown,
+  files: UploadedFile[] | undefined,
+): unknown {
+  for (const name of plan.arrayQuery) if (typeof query[name] === 'string') query[name] = [query[name]];
+  const parameters: Record<string, unknown> = { path: params, query, header: headers, cookie: {} };
+  if (typeof body === 'object' && body !== null) parameters.requestBody = body;
+  const errors: ErrorObject[] = [];
+  for (const validate of plan.validators) {
+    if (!validate(parameters) && validate.errors) errors.push(...validate.errors);
+  }
+  if (errors.length > 0) throw new MalformedRequestError(describeValidation(errors));
+  const declaredHeaders: Record<string, string> = {};
+  for (const { name, lower } of plan.headers) {
+    const v = headers[lower];
+    if (v !== undefined) declaredHeaders[name] = Array.isArray(v) ? v.join(',') : v;
+  }
+  let input: unknown = parameters.requestBody ?? (plan.operation.requestBody ? {} : undefined);
+  if (files && typeof input === 'object' && input !== null) input = { ...(input as Record<string, unknown>), workflow_attachment: files };
+  return { params: parameters.path, query: parameters.query, headers: declaredHeaders, body: input };
 }
 
 /**
@@ -143,24 +189,7 @@ async function readForm(
   );
 }
 
-/** The typed input of a handler, from openapi-backend's parsed request. */
-function operationInput(c: Context, operation: Operation, extras: RequestExtras): unknown {
-  const headers: Record<string, string> = {};
-  for (const p of operation.parameters ?? []) {
-    if ('in' in p && p.in === 'header') {
-      const v = c.request.headers[p.name.toLowerCase()];
-      if (v !== undefined) headers[p.name] = Array.isArray(v) ? v.join(',') : v;
-    }
-  }
-  let body: unknown = c.request.requestBody ?? (operation.requestBody ? {} : undefined);
-  if (extras.files && typeof body === 'object' && body !== null) {
-    body = { ...(body as Record<string, unknown>), workflow_attachment: extras.files };
-  }
-  return { params: c.request.params ?? {}, query: c.request.query ?? {}, headers, body };
-}
-
-function describeValidation(c: Context): string {
-  const errors = c.validation.errors ?? [];
+function describeValidation(errors: ErrorObject[]): string {
   const parts = errors.slice(0, 5).map((e) => {
     const where = e.instancePath.replace(/^\/(query|path|header|requestBody)\/?/, (_m, k: string) => (k === 'requestBody' ? 'body ' : `${k} `)).replace(/\//g, '.');
     return `${where.trim() || 'request'} ${e.message ?? 'is invalid'}`;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { syncDir } from '../util/atomic-file.js';
 import { MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
 
 const MAX_NAME_BYTES = 4096;
@@ -57,6 +58,30 @@ export class Staging {
   /** Attachment names received so far. */
   get attachmentNames(): ReadonlySet<string> {
     return this.names;
+  }
+
+  /**
+   * Makes the submission's folders durable (in parallel), so that once moved
+   * it survives a crash. Its files are flushed as they are written: every
+   * writer into a staging folder opens them with `flush: true` (or fsyncs
+   * a copy), so only the folders' entries are left to sync here.
+   */
+  async sync(): Promise<void> {
+    const dirs: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      dirs.push(dir);
+      for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) await walk(path.join(dir, entry.name));
+      }
+    };
+    await walk(this.dir);
+    await Promise.all(dirs.map(syncDir));
+  }
+
+  /** Moves the (synced) submission to `dest` in one rename, made durable. */
+  async moveTo(dest: string): Promise<void> {
+    await fs.rename(this.dir, dest);
+    await syncDir(path.dirname(dest));
   }
 
   /** Removes everything the submission wrote. */

@@ -10,7 +10,7 @@ import { parseOption, type EngineOption, type TaskLog } from '../engines/engine.
 import type { FinalSummary, IndexEntry, RunIndex } from '../runs/run-index.js';
 import type { ActiveRuns } from '../runs/active-runs.js';
 import { ALL_STATES, isTerminal, type State } from '../runs/state-machine.js';
-import { isRunId, type StateStore } from '../runs/state-store.js';
+import { isRunId, LocalStateStore, type PreparedRecord, type StateStore } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow, parseJsonArray } from '../runs/workflow.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { killRunProcesses } from '../tasks/workflow-task.js';
@@ -18,7 +18,6 @@ import { errnoCode, NotFoundError, OperationForbiddenError, ServiceUnavailableEr
 import { isIdentityAlive, processIdentity } from '../util/process.js';
 import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.js';
 import { wesTime } from '../util/time.js';
-import { atomicFileCreate } from '../util/atomic-file.js';
 import { LruCache } from '../util/lru-cache.js';
 import { acceptSubmission, type SubmissionFields } from './submission.js';
 import { Staging } from './staging.js';
@@ -112,15 +111,11 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
   }
 
   private async stateCounts(): Promise<Record<string, number>> {
-    await this.deps.index.refresh();
-    const counts: Record<string, number> = {};
-    // Finished runs are counted from the index; only the others are read.
-    const open: IndexEntry[] = [];
-    for (const e of this.deps.index.all()) {
-      if (e.final) counts[e.final.state] = (counts[e.final.state] ?? 0) + 1;
-      else open.push(e);
-    }
-    const states = await mapLimit(open, 64, async (e) => this.summary(e).then((s) => s?.state));
+    const { index } = this.deps;
+    await index.refresh();
+    // Ended runs are counted by the index as they end; only the others are read.
+    const counts: Record<string, number> = Object.fromEntries(index.endedCounts());
+    const states = await mapLimit(index.unfinished(), 64, async (e) => this.summary(e).then((s) => s?.state));
     for (const s of states) if (s) counts[s] = (counts[s] ?? 0) + 1;
     return Object.fromEntries(ALL_STATES.filter((s) => counts[s]).map((s) => [s, counts[s]!]));
   }
@@ -177,32 +172,39 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
   private async admit(input: Ops.RunWorkflowInput, staging?: Staging): Promise<Ops.RunWorkflowResult> {
     const stage = staging ?? (await Staging.create(this.config.workDir));
     let runId: string | null = null;
+    let preparing: Promise<PreparedRecord> | null = null;
     try {
       const { workflow_attachment: _files, ...fields } = input.body;
       const accepted = await acceptSubmission(fields as SubmissionFields, stage, this.deps.engines, this.config);
       const options = [...this.defaultOptions(accepted.engine.name), ...accepted.userOptions];
-      await atomicFileCreate(`${stage.dir}/request.json`, JSON.stringify(accepted.request, null, 2) + '\n');
-      await atomicFileCreate(`${stage.executionDir}/wes_inputs.json`, JSON.stringify(accepted.params, null, 2) + '\n');
+      // Flushed as written; the staging folder becomes the run folder only once synced and moved below.
+      await Promise.all([
+        fs.writeFile(`${stage.dir}/request.json`, JSON.stringify(accepted.request, null, 2) + '\n', { flag: 'wx', flush: true }),
+        fs.writeFile(`${stage.executionDir}/wes_inputs.json`, JSON.stringify(accepted.params, null, 2) + '\n', { flag: 'wx', flush: true }),
+      ]);
 
       runId = `run-${randomBytes(16).toString('hex')}`;
       const wf = this.workflow(runId);
-      await fs.rename(stage.dir, wf.runDir);
-      await Promise.all([
-        wf.set(RunKeys.engine, accepted.engine.id),
-        wf.set(RunKeys.workflow, accepted.workflow),
-        wf.set(RunKeys.engineOptions, JSON.stringify(options)),
-        wf.set(RunKeys.serverId, this.serverId),
-        wf.set(RunKeys.submittedAt, new Date().toISOString()),
-      ]);
-      await this.deps.activeRuns.add(runId);
-      // The state is written last: a run exists once it has one.
-      await wf.stateMachine.sendEnqueue();
+      const record = ToilWorkflow.initialRecord({
+        [RunKeys.engine]: accepted.engine.id,
+        [RunKeys.workflow]: accepted.workflow,
+        [RunKeys.engineOptions]: JSON.stringify(options),
+        [RunKeys.serverId]: this.serverId,
+        [RunKeys.submittedAt]: new Date().toISOString(),
+      });
+      // The durable writes side by side, then the two renames in order: the run folder, then the
+      // record (state QUEUED included), which makes the run exist, all at once.
+      preparing = this.prepareRecord(runId, record);
+      const [, prepared] = await Promise.all([stage.sync(), preparing, this.deps.activeRuns.add(runId)]);
+      await stage.moveTo(wf.runDir);
+      await prepared.publish();
       await this.deps.index.add(runId, accepted.tags);
       this.deps.taskRunner.run(runId);
       this.deps.logger.info({ run_id: runId, engine: accepted.engine.name }, 'run accepted');
       return { status: 200, body: { run_id: runId } };
     } catch (err) {
       await stage.discard().catch(() => undefined);
+      await preparing?.then((p) => p.discard(), () => undefined);
       if (runId !== null && !this.deps.index.has(runId)) {
         await fs.rm(this.workflow(runId).runDir, { recursive: true, force: true }).catch(() => undefined);
         await this.deps.store.remove(runId).catch(() => undefined);
@@ -213,6 +215,13 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
       }
       throw err;
     }
+  }
+
+  /** The run's first record, written but not yet visible (stores that cannot prepare write it on publish). */
+  private async prepareRecord(runId: string, record: Record<string, string>): Promise<PreparedRecord> {
+    const { store } = this.deps;
+    if (store instanceof LocalStateStore) return store.prepare(runId, record);
+    return { publish: () => store.create(runId, record), discard: async () => undefined };
   }
 
   // ---------------------------------------------------------------- one run

@@ -54,6 +54,8 @@ export async function appendFinal(file: string, runId: string, final: FinalSumma
 export class RunIndex {
   private readonly entries: IndexEntry[] = [];
   private readonly byId = new Map<string, IndexEntry>();
+  private readonly open = new Set<IndexEntry>();
+  private readonly finalCounts = new Map<State, number>();
   private readonly tail: LineTail;
 
   private constructor(
@@ -89,6 +91,8 @@ export class RunIndex {
     if (reset) {
       this.entries.length = 0;
       this.byId.clear();
+      this.open.clear();
+      this.finalCounts.clear();
     }
     for (const line of lines) this.ingest(line);
   }
@@ -108,6 +112,7 @@ export class RunIndex {
     if (last && seq <= last.seq) return;
     const entry: IndexEntry = { seq, runId, tags: isStringRecord(tags) ? tags : {} };
     this.entries.push(entry);
+    this.open.add(entry);
     this.byId.set(runId, entry);
   }
 
@@ -117,7 +122,7 @@ export class RunIndex {
     const time = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
     const start = time(value.start_time);
     const end = time(value.end_time);
-    entry.final = { state: value.state as State, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) };
+    this.finish(entry, { state: value.state as State, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) });
   }
 
   /**
@@ -127,8 +132,24 @@ export class RunIndex {
   async recordFinal(runId: string, final: FinalSummary): Promise<void> {
     const entry = this.byId.get(runId);
     if (!entry || entry.final || !isTerminal(final.state)) return;
-    entry.final = final;
+    this.finish(entry, final);
     await appendFinal(this.file, runId, final);
+  }
+
+  private finish(entry: IndexEntry, final: FinalSummary): void {
+    entry.final = final;
+    this.open.delete(entry);
+    this.finalCounts.set(final.state, (this.finalCounts.get(final.state) ?? 0) + 1);
+  }
+
+  /** How many runs have ended in each state, as far as the index knows (kept up to date, never counted). */
+  endedCounts(): ReadonlyMap<State, number> {
+    return this.finalCounts;
+  }
+
+  /** Entries not known to have ended: those whose state must be read from the store. */
+  unfinished(): IndexEntry[] {
+    return [...this.open];
   }
 
   get(runId: string): IndexEntry | undefined {
@@ -169,9 +190,10 @@ export class RunIndex {
           }
           if (lines.length === 0) return;
           // A crash mid-append leaves a torn last line: end it, so these records start lines of their own.
-          const torn = await endsWithoutNewline(this.file);
-          await fs.appendFile(this.file, (torn ? '\n' : '') + lines.join(''));
-          await this.refresh();
+          await fs.appendFile(this.file, (this.tail.partial ? '\n' : '') + lines.join(''));
+          // Known without reading them back (the next refresh skips them as seen), once the file is being followed.
+          if (this.tail.following) for (const line of lines) this.ingest(line.trimEnd());
+          else await this.refresh();
         });
         for (const b of batch) b.resolve();
       } catch (err) {
@@ -213,24 +235,6 @@ export class RunIndex {
     const entries = this.entries.slice(start, end).reverse();
     const nextPageToken = start > 0 ? encodePageToken('runs', this.entries[start]!.seq) : '';
     return { entries, nextPageToken };
-  }
-}
-
-async function endsWithoutNewline(file: string): Promise<boolean> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, 'r');
-  } catch {
-    return false;
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size === 0) return false;
-    const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
-    return last[0] !== 0x0a;
-  } finally {
-    await handle.close();
   }
 }
 

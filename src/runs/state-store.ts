@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { atomicFileCreate } from '../util/atomic-file.js';
+import { randomBytes } from 'node:crypto';
+import { atomicFileCreate, syncDir, writeFileDurable } from '../util/atomic-file.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
 import { errnoCode } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
@@ -9,6 +10,8 @@ import { KeyedLock } from '../util/keyed-lock.js';
 /** Run ids are `run-` and 32 hex digits; nothing else ever names a folder. */
 export const RUN_ID_PATTERN = /^run-[0-9a-f]{32}$/;
 const KEY_PATTERN = /^[a-z][a-z0-9_]*$/;
+/** Folders of run records being created. */
+const INCOMPLETE_PREFIX = '.new-';
 
 /** True when `runId` has the shape of a run id this server makes. */
 export function isRunId(runId: string): boolean {
@@ -28,6 +31,11 @@ export interface StateStore {
    * write), all under the run's lock. Returns the value now stored.
    */
   update(runId: string, key: string, fn: (current: string | null) => string | null): Promise<string | null>;
+  /**
+   * Creates a run's record with its first keys, all at once: readers see
+   * either no run or all of them. Fails if the run exists.
+   */
+  create(runId: string, record: Record<string, string>): Promise<void>;
   /** Every key of a run at once (absent run: empty object). */
   getAll(runId: string): Promise<Record<string, string>>;
   /** Whether the store holds anything for the run. */
@@ -36,6 +44,14 @@ export interface StateStore {
   listRunIds(): Promise<string[]>;
   /** Removes a run's record (used only to undo a submission that failed half way). */
   remove(runId: string): Promise<void>;
+}
+
+/** A run record written but not yet visible (see LocalStateStore.prepare). */
+export interface PreparedRecord {
+  /** Makes the record appear, all at once. */
+  publish(): Promise<void>;
+  /** Drops it unseen. */
+  discard(): Promise<void>;
 }
 
 function check(runId: string, key?: string): void {
@@ -90,6 +106,53 @@ export class LocalStateStore implements StateStore {
       await atomicFileCreate(file, next);
       return next;
     });
+  }
+
+  async create(runId: string, record: Record<string, string>): Promise<void> {
+    await (await this.prepare(runId, record)).publish();
+  }
+
+  /**
+   * The first half of `create`, for callers that have other durable work to
+   * do meanwhile: the record is written into a fresh folder beside the runs,
+   * each file and the folder fsynced; `publish` then renames it into place
+   * (one atomic step, no lock: the run id is new, and rename(2) refuses to
+   * replace a folder that holds anything). A crash before that leaves a
+   * `.new-` folder, which is no run and is swept by `sweepIncomplete`.
+   */
+  async prepare(runId: string, record: Record<string, string>): Promise<PreparedRecord> {
+    check(runId);
+    for (const key of Object.keys(record)) check(runId, key);
+    await fs.mkdir(this.root, { recursive: true });
+    const tmp = path.join(this.root, `${INCOMPLETE_PREFIX}${runId}.${randomBytes(6).toString('hex')}`);
+    const discard = (): Promise<void> => fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    await fs.mkdir(tmp);
+    try {
+      await Promise.all([...Object.entries(record).map(([key, value]) => writeFileDurable(path.join(tmp, key), value))]);
+      await syncDir(tmp);
+    } catch (err) {
+      await discard();
+      throw err;
+    }
+    return {
+      publish: async () => {
+        try {
+          await fs.rename(tmp, path.join(this.root, runId));
+        } catch (err) {
+          await discard();
+          if (['EEXIST', 'ENOTEMPTY'].includes(errnoCode(err) ?? '')) throw new Error(`run '${runId}' exists already`);
+          throw err;
+        }
+        await syncDir(this.root);
+      },
+      discard,
+    };
+  }
+
+  /** Removes what creations cut short by a crash left (call when none can be in progress). */
+  async sweepIncomplete(): Promise<void> {
+    const names = await fs.readdir(this.root).catch((): string[] => []);
+    await Promise.all(names.filter((n) => n.startsWith(INCOMPLETE_PREFIX)).map((n) => fs.rm(path.join(this.root, n), { recursive: true, force: true })));
   }
 
   async getAll(runId: string): Promise<Record<string, string>> {

@@ -64,6 +64,20 @@ export class ToilWorkflow {
     this.stateMachine = new WorkflowStateMachine(store, runId);
   }
 
+  /**
+   * Creates the run's record: `keys` and the state QUEUED, atomically. This
+   * is the state machine's first move (from no state to QUEUED), made with
+   * the record itself, so a run is never seen without its keys.
+   */
+  create(keys: Record<string, string>): Promise<void> {
+    return this.store.create(this.runId, ToilWorkflow.initialRecord(keys));
+  }
+
+  /** The record `create` writes: `keys` and the first state. */
+  static initialRecord(keys: Record<string, string>): Record<string, string> {
+    return { ...keys, state: 'QUEUED' };
+  }
+
   /** Whether the store has a record of this run. */
   exists(): Promise<boolean> {
     return this.store.has(this.runId);

@@ -76,7 +76,7 @@ export async function atomicWriteJson(
  * systems refuse to open or fsync a folder, and the data itself is already
  * safe by then, so errors are ignored.
  */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(dir, 'r');
@@ -85,5 +85,26 @@ async function syncDir(dir: string): Promise<void> {
     // Ignored on purpose, see above.
   } finally {
     await handle?.close().catch(() => undefined);
+  }
+}
+
+/** Writes a new file (refusing to replace one) and fsyncs it before returning. */
+export async function writeFileDurable(filePath: string, data: string | Buffer): Promise<void> {
+  const handle = await open(filePath, 'wx');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Fsyncs a file already written. */
+export async function syncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

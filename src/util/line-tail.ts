@@ -10,12 +10,19 @@ import { errnoCode } from './errors.js';
 export class LineTail {
   private offset = 0;
   private inode: number | null = null;
+  /** Whether the last read ended in a line without its newline (being written, or torn by a crash). */
+  partial = false;
 
   constructor(
     readonly path: string,
     /** Longest line kept, in bytes; longer ones are cut to this length. */
     private readonly maxLineBytes = 1024 * 1024,
   ) {}
+
+  /** Whether a read has found the file yet (its identity is known, so a replacement will be noticed). */
+  get following(): boolean {
+    return this.inode !== null;
+  }
 
   async read(): Promise<{ lines: string[]; reset: boolean }> {
     let handle: fs.FileHandle;
@@ -33,6 +40,7 @@ export class LineTail {
         reset = true;
       }
       this.inode = stat.ino;
+      this.partial = false;
       if (stat.size === this.offset) return { lines: [], reset };
       const lines: string[] = [];
       const chunk = Buffer.alloc(Math.min(4 * 1024 * 1024, stat.size - this.offset));
@@ -62,6 +70,7 @@ export class LineTail {
         position += bytesRead;
       }
       this.offset = consumed;
+      this.partial = stat.size > consumed;
       return { lines, reset };
     } finally {
       await handle.close();

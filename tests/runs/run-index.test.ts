@@ -343,3 +343,21 @@ t.test('concurrent adds are written together and keep unique, ordered sequence n
   await one.refresh();
   t.equal(visit(one, 7).ids.length, 200, 'every run listed');
 });
+
+t.test('ended runs are counted as they end; the rest are listed as unfinished', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const ids = Array.from({ length: 5 }, newRunId);
+  for (const id of ids) await index.add(id, {});
+  t.same(index.unfinished().map((e) => e.runId), ids, 'all unfinished at first');
+  await index.recordFinal(ids[0]!, { state: 'COMPLETE' });
+  await appendFinal(file, ids[1]!, { state: 'COMPLETE' });
+  await appendFinal(file, ids[2]!, { state: 'EXECUTOR_ERROR' });
+  await appendFinal(file, ids[2]!, { state: 'COMPLETE' }); // a second final line for a run changes nothing
+  await index.refresh();
+  t.same(Object.fromEntries(index.endedCounts()), { COMPLETE: 2, EXECUTOR_ERROR: 1 });
+  t.same(index.unfinished().map((e) => e.runId), ids.slice(3));
+  const reopened = await RunIndex.open(file, store);
+  t.same(Object.fromEntries(reopened.endedCounts()), { COMPLETE: 2, EXECUTOR_ERROR: 1 }, 'the same after a restart');
+  t.same(reopened.unfinished().map((e) => e.runId), ids.slice(3));
+});

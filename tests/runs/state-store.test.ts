@@ -181,3 +181,28 @@ t.test('connectToStateStore', async (t) => {
     t.throws(() => connectToStateStore(url), /unsupported state store/, `${url} is refused`);
   }
 });
+
+t.test('create writes a whole record at once, never over an existing run, and leaves nothing when refused', async (t) => {
+  const { root, store } = await sandbox(t);
+  const id = newRunId();
+  await store.create(id, { state: 'QUEUED', engine: 'cwltool', submitted_at: '2026-01-01T00:00:00Z' });
+  t.same(await store.getAll(id), { state: 'QUEUED', engine: 'cwltool', submitted_at: '2026-01-01T00:00:00Z' });
+  t.ok(await store.has(id));
+  await t.rejects(store.create(id, { state: 'RUNNING' }), /exists already/, 'a second create of the same run is refused');
+  t.equal(await store.get(id, 'state'), 'QUEUED', 'and changes nothing');
+  await t.rejects(store.create(newRunId(), { 'Bad-Key': 'x' }), /invalid state key/, 'keys are checked before anything is written');
+  await t.rejects(store.create('run-../../x', { state: 'QUEUED' }), /invalid run id/);
+  t.same((await fs.readdir(root)).sort(), [id], 'no folder left by a refused create');
+
+  // Concurrent creates of distinct runs all land, each complete.
+  const ids = Array.from({ length: 50 }, newRunId);
+  await Promise.all(ids.map((r, i) => store.create(r, { state: 'QUEUED', n: String(i) })));
+  for (const [i, r] of ids.entries()) t.same(await store.getAll(r), { state: 'QUEUED', n: String(i) }, `run ${i} whole`);
+
+  // What a crash during a create leaves is no run, and is swept.
+  await fs.mkdir(path.join(root, `.new-${newRunId()}.abcdef`));
+  await fs.writeFile(path.join(root, `.new-${newRunId()}.abcdef`), '');
+  t.equal((await store.listRunIds()).length, 51, 'half-made records are not runs');
+  await store.sweepIncomplete();
+  t.same((await fs.readdir(root)).filter((n) => n.startsWith('.new-')), [], 'swept');
+});
