@@ -1,5 +1,5 @@
 # The few verbs a newcomer types. Each one installs what it needs first.
-.PHONY: setup serve test build generate check clean
+.PHONY: setup serve test bench build generate check clean
 
 setup:
 	bash scripts/setup.sh
@@ -14,6 +14,10 @@ serve: build
 ## Run the whole test suite (spec drift check, type check, tap with the real engines).
 test: setup
 	npm test
+
+## Measure Ferry against its physical limits (prints a table; not part of the tests).
+bench: setup
+	npm run bench -- $(ARGS)
 
 ## Regenerate generated/ from spec/ after a spec bump.
 generate: setup

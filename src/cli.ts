@@ -2,8 +2,6 @@
 import './threadpool.js';
 import { ConfigError, loadConfig, usage } from './config.js';
 import { ferryVersion } from './api/spec.js';
-import { serve } from './server.js';
-import { superviseRun } from './tasks/supervisor.js';
 
 /** `ferry serve [options]`: the only command so far. */
 async function main(argv: string[]): Promise<number> {
@@ -14,7 +12,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'run-task') {
     // The detached supervisor of one run, started by the server.
+    // Loaded on demand: a supervisor starts with each run, and needs none of the HTTP side.
     const [runId = '', ...flags] = rest;
+    const { superviseRun, standBy } = await import('./tasks/supervisor.js');
+    if (runId === '--standby') return standBy(loadConfig(flags).config);
     return superviseRun(loadConfig(flags).config, runId);
   }
   if (command !== 'serve') {
@@ -39,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(ferryVersion());
     return 0;
   }
+  const { serve } = await import('./server.js');
   await serve(parsed.config);
   return -1; // keep running
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type AppParts } from '../src/app.js';
 import { makeConfig, type FerryConfig } from '../src/config.js';
-import { killRunProcesses } from '../src/tasks/workflow-task.js';
+import { findRunProcesses, killRunProcesses } from '../src/tasks/workflow-task.js';
 
 import type { Test } from 'tap';
 
@@ -154,4 +154,20 @@ export async function listTree(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out.sort();
+}
+
+/** A run's engine and tool processes (its supervisor, a `ferry run-task`, not counted). */
+export async function engineProcesses(workDir: string, runId: string): Promise<number[]> {
+  const pids = await findRunProcesses(runId, path.join(workDir, runId));
+  const cmdlines = await Promise.all(pids.map((pid) => fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')));
+  return pids.filter((_, i) => !cmdlines[i]!.split('\0').includes('run-task'));
+}
+
+/** Waits until the run's engine runs its tool (`want` processes: the engine and the tool). */
+export async function waitForEngine(workDir: string, runId: string, want = 2): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if ((await engineProcesses(workDir, runId)).length >= want) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${runId} never started its engine`);
 }

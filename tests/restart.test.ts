@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { TASK_KEY } from '../src/tasks/supervisor.js';
 import { findRunProcesses, RESERVE_FILE } from '../src/tasks/workflow-task.js';
-import { buildTestApp, call, killAllRuns, multipart, tempDir, waitForState, workflowsDir } from './helper.js';
+import { buildTestApp, call, killAllRuns, multipart, tempDir, waitForEngine, waitForState, workflowsDir } from './helper.js';
 
 // Runs are driven by detached supervisors: they outlive the server that
 // started them, and a new server on the same folder picks them up.
@@ -65,14 +65,6 @@ async function stateOf(serverUrl: string, runId: string): Promise<string> {
 }
 
 /** Waits until the run's engine has a process (RUNNING is set just before the spawn). */
-async function waitForEngine(workDir: string, runId: string, want = 2): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if ((await findRunProcesses(runId, path.join(workDir, runId))).length >= want) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`run ${runId} never started its engine`);
-}
-
 async function noProcessesLeft(workDir: string, runId: string): Promise<number[]> {
   let left = await findRunProcesses(runId, path.join(workDir, runId));
   for (let i = 0; i < 50 && left.length > 0; i++) {
@@ -104,7 +96,7 @@ t.test('cancel works on a run started by a server that was killed', async (t) =>
   t.teardown(() => killAllRuns(workDir));
   const server = await startServer(workDir);
   const runId = await post(server.url, 'sleep', { seconds: 300 });
-  await waitForEngine(workDir, runId, 3);
+  await waitForEngine(workDir, runId);
   await server.kill('SIGKILL');
 
   const app = await buildTestApp(t, { workDir });
@@ -119,7 +111,7 @@ t.test('SIGKILL of a supervisor: the run ends SYSTEM_ERROR, says why, and leaves
   const workDir = app.ferry.config.workDir;
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   const runId = await post(address, 'sleep', { seconds: 300 });
-  await waitForEngine(workDir, runId, 3);
+  await waitForEngine(workDir, runId);
   const owner = await app.ferry.store.get(runId, TASK_KEY);
   t.ok(owner, 'the run names its supervisor');
   process.kill(Number(owner!.split(':')[2]), 'SIGKILL');
@@ -140,7 +132,7 @@ t.test('runs still QUEUED when the server died are started by the next server', 
   const server = await startServer(workDir, ['--max-concurrent-runs', '1']);
   const blocker = await post(server.url, 'sleep', { seconds: 300 });
   const waiting = await post(server.url, 'slow-echo', { seconds: 0, message: 'queued' });
-  await waitForEngine(workDir, blocker, 3);
+  await waitForEngine(workDir, blocker);
   t.equal(await stateOf(server.url, waiting), 'QUEUED');
   await server.kill('SIGKILL');
 

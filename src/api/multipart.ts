@@ -70,8 +70,17 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
       if (request.raw.destroyed) onClose();
     });
     abandoned.catch(() => undefined);
+    const consuming = consume();
     try {
-      await Promise.race([consume(), abandoned]);
+      await Promise.race([consuming, abandoned]);
+    } catch (err) {
+      // The parse may still be writing (a file being opened, a folder made): once it
+      // settles, remove the folder again, so nothing it wrote after the first removal stays.
+      void consuming.then(
+        () => stage.discard(),
+        () => stage.discard(),
+      ).catch(() => undefined);
+      throw err;
     } finally {
       request.raw.off('close', onClose);
     }

@@ -38,6 +38,7 @@ export class Staging {
    * character, or repeats an earlier one is refused with a 400.
    */
   async attachmentPath(filename: string): Promise<{ name: string; path: string }> {
+    if (this.discarded) throw new MalformedRequestError('The submission was abandoned.');
     const name = checkAttachmentName(filename);
     if (name === 'wes_inputs.json' || name.startsWith('wes_inputs.json/')) {
       throw new MalformedRequestError("workflow_attachment 'wes_inputs.json' is a name Ferry keeps for the run's inputs; send them as workflow_params.");
@@ -86,8 +87,12 @@ export class Staging {
 
   /** Removes everything the submission wrote. */
   async discard(): Promise<void> {
+    this.discarded = true;
     await fs.rm(this.dir, { recursive: true, force: true });
   }
+
+  /** Set once discarded: nothing more may be written into it. */
+  private discarded = false;
 }
 
 /** `<workDir>/.staging`: cleared at start-up of anything a crash left. */

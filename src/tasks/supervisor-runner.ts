@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +14,8 @@ export interface SupervisorTaskRunnerOptions extends QueueingRunnerOptions {
   config: FerryConfig;
   /** How often adopted supervisors are checked for life. */
   sweepMs?: number;
+  /** Keep a supervisor started ahead of the next run (default true). */
+  standby?: boolean;
 }
 
 /** How to start `ferry run-task`: the compiled CLI when built, else the TypeScript source through tsx. */
@@ -29,8 +31,9 @@ function supervisorCommand(): string[] {
  * server's own (secrets, or a test runner's NODE_OPTIONS hooks); its
  * configuration comes as flags.
  */
-function supervisorEnvironment(runId: string): Record<string, string> {
-  const env: Record<string, string> = { [RUN_MARKER_ENV]: runId };
+function supervisorEnvironment(runId: string | null): Record<string, string> {
+  // A standby does not know its run yet; its engine gets the marker all the same (WorkflowTask sets it).
+  const env: Record<string, string> = runId === null ? {} : { [RUN_MARKER_ENV]: runId };
   for (const name of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ']) {
     const v = process.env[name];
     if (v !== undefined) env[name] = v;
@@ -49,11 +52,13 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
   private readonly pids = new Map<string, number>();
   private readonly waiters = new Map<string, () => void>();
   private sweeper: NodeJS.Timeout | null = null;
+  private standby: ChildProcess | null = null;
 
   constructor(private readonly options: SupervisorTaskRunnerOptions) {
     super(options);
     this.sweeper = setInterval(() => void this.sweep(), options.sweepMs ?? 1000);
     this.sweeper.unref();
+    this.spawnStandby();
   }
 
   /**
@@ -87,35 +92,87 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     for (const q of queued) this.run(q.runId);
   }
 
-  protected launch(runId: string): Promise<void> {
-    const wf = this.workflow(runId);
-    const [exec, ...args] = supervisorCommand();
+  /** The flags every supervisor gets: the server's configuration that a run needs. */
+  private supervisorFlags(): string[] {
     const c = this.options.config;
-    const log = openSync(path.join(wf.runDir, 'supervisor.log'), 'a');
-    try {
-      const child = spawn(
-        exec!,
-        [...args, 'run-task', runId, '--work-dir', c.workDir, '--state-store', c.stateStore, '--cancel-grace-seconds', String(c.cancelGraceMs / 1000), '--log-level', c.logLevel === 'silent' ? 'info' : c.logLevel],
-        {
+    return ['--work-dir', c.workDir, '--state-store', c.stateStore, '--cancel-grace-seconds', String(c.cancelGraceMs / 1000), '--log-level', c.logLevel === 'silent' ? 'info' : c.logLevel];
+  }
+
+  /**
+   * Starts a supervisor ahead of its run (`ferry run-task --standby`), so the
+   * next run starts without waiting for a process to start and load. It
+   * waits for a run id on its stdin and exits when that closes unused.
+   */
+  private spawnStandby(): void {
+    if (this.closed || this.options.standby === false) return;
+    const [exec, ...args] = supervisorCommand();
+    const child = spawn(exec!, [...args, 'run-task', '--standby', ...this.supervisorFlags()], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      env: supervisorEnvironment(null),
+    });
+    child.unref();
+    child.on('error', () => undefined);
+    child.stdin!.on('error', () => undefined);
+    // The pipe must not keep the server alive.
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    child.once('exit', () => {
+      if (this.standby === child) this.standby = null;
+    });
+    this.standby = child;
+  }
+
+  protected launch(runId: string): Promise<void> {
+    const ready = this.standby;
+    this.standby = null;
+    let child: ChildProcess;
+    if (ready && ready.exitCode === null && ready.signalCode === null && ready.pid !== undefined && ready.stdin?.writable) {
+      child = ready;
+      child.stdin!.end(`${runId}\n`);
+    } else {
+      const wf = this.workflow(runId);
+      const [exec, ...args] = supervisorCommand();
+      const log = openSync(path.join(wf.runDir, 'supervisor.log'), 'a');
+      try {
+        child = spawn(exec!, [...args, 'run-task', runId, ...this.supervisorFlags()], {
           detached: true, // its own session: signals to the server's group do not reach it
           stdio: ['ignore', log, log],
           env: supervisorEnvironment(runId),
-        },
-      );
+        });
+      } finally {
+        closeSync(log);
+      }
       child.unref();
-      const pid = child.pid;
-      if (pid === undefined) throw new Error('the supervisor could not be started');
-      this.pids.set(runId, pid);
-      this.opts.logger.info({ run_id: runId, pid }, 'supervisor started');
-      return new Promise<void>((resolve) => {
-        child.once('exit', () => {
+    }
+    // The next run gets a supervisor of its own, started now.
+    this.spawnStandby();
+    const pid = child.pid;
+    if (pid === undefined) return Promise.reject(new Error('the supervisor could not be started'));
+    this.pids.set(runId, pid);
+    this.opts.logger.info({ run_id: runId, pid, standby: child === ready }, 'supervisor started');
+    return new Promise<void>((resolve) => {
+      const onExit = (): void => {
+        // A standby that died before claiming the run (or never got its id): start one the usual way.
+        void this.unclaimed(runId, pid).then((again) => {
+          if (again && child === ready && !this.closed) {
+            this.opts.logger.warn({ run_id: runId, pid }, 'the standby supervisor did not take the run; starting another');
+            void this.launch(runId).then(resolve, resolve);
+            return;
+          }
           // If another supervisor won the claim (a restart raced us), follow that one.
           void this.afterExit(runId, pid).then(resolve, resolve);
-        });
-      });
-    } finally {
-      closeSync(log);
-    }
+        }, () => void this.afterExit(runId, pid).then(resolve, resolve));
+      };
+      if (child.exitCode !== null || child.signalCode !== null) onExit();
+      else child.once('exit', onExit);
+    });
+  }
+
+  /** Whether a run handed to a supervisor that exited is still waiting, never claimed. */
+  private async unclaimed(runId: string, pid: number): Promise<boolean> {
+    const wf = this.workflow(runId);
+    const [owner, state] = await Promise.all([wf.get(TASK_KEY), wf.getState()]);
+    return owner === null && state === 'QUEUED' && this.pids.get(runId) === pid;
   }
 
   private async afterExit(runId: string, pid: number): Promise<void> {
@@ -199,6 +256,9 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
   /** The server stops; supervisors and their runs go on. Waiting runs stay QUEUED for the next server. */
   async close(): Promise<void> {
     this.closed = true;
+    // An unused standby sees its stdin close and exits.
+    this.standby?.stdin?.end();
+    this.standby = null;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     this.drainQueue();

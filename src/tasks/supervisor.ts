@@ -28,9 +28,9 @@ export const UNRECORDED_EXIT = 3;
  * even after WorkflowTask's retries), it exits UNRECORDED_EXIT instead of
  * lingering: the server then ends the run SYSTEM_ERROR as soon as it can write.
  */
-export async function superviseRun(config: FerryConfig, runId: string): Promise<number> {
-  // Logs go to the run's supervisor.log; a full disk must not turn a failed log write into a crash.
-  const destination = pino.destination({ dest: 1, sync: true });
+export async function superviseRun(config: FerryConfig, runId: string, logFile?: string): Promise<number> {
+  // Logs go to the run's supervisor.log (stdout, or `logFile`); a full disk must not turn a failed log write into a crash.
+  const destination = pino.destination({ dest: logFile ?? 1, sync: true, append: true, mkdir: false });
   destination.on('error', () => undefined);
   const log = pino({ level: config.logLevel }, destination).child({ run_id: runId, role: 'supervisor' });
   if (!isRunId(runId)) {
@@ -90,4 +90,41 @@ export async function superviseRun(config: FerryConfig, runId: string): Promise<
   // The server drops the marker too when it sees the run end.
   await new ActiveRuns(config.stateStore).remove(runId).catch((err: unknown) => log.warn({ err }, 'could not drop the active-run marker'));
   return 0;
+}
+
+/**
+ * `ferry run-task --standby`: a supervisor started ahead of its run, so a
+ * run's start does not wait for a process to start and load (the server
+ * keeps one ready). It reads the run id from stdin, then is that run's
+ * supervisor, logging to the run's supervisor.log. Without a run id (stdin
+ * closed: the server stopped or changed its mind) it exits 0.
+ */
+export async function standBy(config: FerryConfig): Promise<number> {
+  const runId = await firstLine(process.stdin);
+  if (runId === null) return 0;
+  if (!isRunId(runId)) return 2;
+  return superviseRun(config, runId, path.join(config.workDir, runId, 'supervisor.log'));
+}
+
+/** The first line of a stream (null if it ends first); the stream is let go afterwards. */
+function firstLine(stream: NodeJS.ReadStream): Promise<string | null> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = (line: string | null): void => {
+      stream.removeAllListeners('data');
+      stream.removeAllListeners('end');
+      stream.on('error', () => undefined);
+      stream.destroy();
+      resolve(line);
+    };
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      text += chunk;
+      const newline = text.indexOf('\n');
+      if (newline >= 0) done(text.slice(0, newline).trim());
+      else if (text.length > 1024) done(null);
+    });
+    stream.on('end', () => done(null));
+    stream.on('error', () => done(null));
+  });
 }

@@ -109,14 +109,17 @@ export class WorkflowTask {
       if (this.shuttingDown) throw new Error(this.shutdownReason);
       const initialized = await wf.stateMachine.sendInitialize();
       if (initialized !== 'INITIALIZING') return await this.stopBeforeStart(initialized);
-      await wf.set(RunKeys.startTime, wesTime(new Date()));
-      const ctx = await wf.context();
+      const [, ctx] = await Promise.all([wf.set(RunKeys.startTime, wesTime(new Date())), wf.context()]);
       if (this.shuttingDown) throw new Error(this.shutdownReason);
       const command = this.engine.buildCommand(ctx);
-      await wf.set(RunKeys.cmd, JSON.stringify(command.argv));
-      await wf.set(RunKeys.jobStore, ctx.jobStorePath);
-      await fs.mkdir(ctx.outputsDir, { recursive: true });
-      await fs.mkdir(ctx.tmpDir, { recursive: true });
+      // Independent writes, side by side: each is durable on its own.
+      await Promise.all([
+        wf.set(RunKeys.cmd, JSON.stringify(command.argv)),
+        wf.set(RunKeys.jobStore, ctx.jobStorePath),
+        fs.mkdir(ctx.outputsDir, { recursive: true }),
+        fs.mkdir(ctx.tmpDir, { recursive: true }),
+      ]);
+      // After the writes above: on a nearly full disk the reserve takes what is left, and must not starve them.
       await this.reserveSpace();
 
       const running = await wf.stateMachine.sendRun();
@@ -125,8 +128,10 @@ export class WorkflowTask {
       if (this.cancelRequested) return await this.finishCanceled(null);
 
       const exitCode = await this.spawnEngine(ctx, command);
-      await this.record('exit code', () => wf.set(RunKeys.exitCode, String(exitCode)));
-      const explanation = await this.engine.afterExit?.(ctx, exitCode).catch(() => undefined);
+      const [, explanation] = await Promise.all([
+        this.record('exit code', () => wf.set(RunKeys.exitCode, String(exitCode))),
+        this.engine.afterExit?.(ctx, exitCode).catch(() => undefined),
+      ]);
       if (explanation && exitCode !== 0) await this.record('system log', () => wf.addSystemLog(explanation));
       await this.reapStragglers();
       await this.record('end time', () => wf.set(RunKeys.endTime, wesTime(new Date())));

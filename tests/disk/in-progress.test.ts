@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { TASK_KEY } from '../../src/tasks/supervisor.js';
 import { findRunProcesses, RESERVE_FILE } from '../../src/tasks/workflow-task.js';
 import { isIdentityAlive } from '../../src/util/process.js';
-import { buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../helper.js';
+import { buildTestApp, call, submit, tempDir, waitForEngine, waitForState, workflowsDir } from '../helper.js';
 import { fill, freeBytes, remountReadOnly, run, sleep, tmpfs } from './mounts.js';
 
 // "Disk trouble" for runs in progress: the disk fills up, or the state store
@@ -35,15 +35,6 @@ interface RunLog {
 
 async function runLog(t: Test, app: FastifyInstance, runId: string): Promise<RunLog> {
   return (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` })).json() as RunLog;
-}
-
-/** Waits until the run's engine and tool run (RUNNING is set just before the spawn). */
-async function waitForEngine(workDir: string, runId: string, want = 3): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if ((await findRunProcesses(runId, path.join(workDir, runId))).length >= want) return;
-    await sleep(100);
-  }
-  throw new Error(`run ${runId} never started its engine`);
 }
 
 /** The run's processes still alive after a few seconds (its supervisor may take a moment to exit once the state is written). */
@@ -85,7 +76,8 @@ t.test('a tool fills the disk: the run ends in a terminal state that says why, a
   t.notOk(left.includes(RESERVE_FILE), 'so is the reserve');
 
   const next = await post(t, app, 'echo', { message: 'after the hog' });
-  t.equal(await waitForState(t, app, next), 'COMPLETE', 'the server runs the next workflow');
+  const nextState = await waitForState(t, app, next);
+  t.equal(nextState, 'COMPLETE', 'the server runs the next workflow', nextState === 'COMPLETE' ? {} : { log: await runLog(t, app, next), files: await fs.readdir(path.join(workDir, next)).catch(String) });
 });
 
 t.test('the disk fills up from outside while a run is active: it still ends in a terminal state that says why', async (t) => {

@@ -1,0 +1,67 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import t, { type Test } from 'tap';
+import { TASK_KEY } from '../../src/tasks/supervisor.js';
+import { buildTestApp, submit, waitForState, workflowsDir } from '../helper.js';
+
+// The server keeps one supervisor started ahead of the next run
+// (`ferry run-task --standby`), so a run's start does not wait for a process
+// to start and load.
+
+/** Pids of standby supervisors serving `workDir`, from /proc. */
+async function standbys(workDir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const argv = await fs.readFile(`/proc/${name}/cmdline`, 'utf8').then((s) => s.split('\0'), () => [] as string[]);
+    if (argv.includes('run-task') && argv.includes('--standby') && argv.includes(workDir)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await what();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function echo(t: Test, app: FastifyInstance): Promise<string> {
+  const res = await submit(t, app, { workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'echo.cwl', workflow_params: '{"message":"standby"}' }, [
+    { filename: 'echo.cwl', content: await fs.readFile(path.join(workflowsDir, 'echo', 'echo.cwl')) },
+  ]);
+  t.equal(res.statusCode, 200);
+  return (res.json() as { run_id: string }).run_id;
+}
+
+t.test('a run is driven by the supervisor started ahead of it; an unused one leaves with the server', async (t) => {
+  const app = await buildTestApp(t);
+  const workDir = app.ferry.config.workDir;
+  const [ready] = await until(() => standbys(workDir), (p) => p.length === 1);
+  t.ok(ready, 'one supervisor waits for the next run');
+  const runId = await echo(t, app);
+  t.equal(await waitForState(t, app, runId), 'COMPLETE');
+  const owner = await app.ferry.store.get(runId, TASK_KEY);
+  t.equal(Number(owner?.split(':')[2]), ready, 'the waiting supervisor drove the run');
+  t.match(await fs.readFile(path.join(workDir, runId, 'supervisor.log'), 'utf8'), /run finished/, 'and logged to the run\'s supervisor.log');
+  const next = await until(() => standbys(workDir), (p) => p.length === 1 && p[0] !== ready);
+  t.equal(next.length, 1, 'another one waits for the run after');
+  t.not(next[0], ready);
+  await app.close();
+  t.same(await until(() => standbys(workDir), (p) => p.length === 0), [], 'an unused supervisor leaves when the server stops');
+});
+
+t.test('a standby supervisor that died is not needed: the run starts all the same', async (t) => {
+  const app = await buildTestApp(t);
+  const workDir = app.ferry.config.workDir;
+  const [ready] = await until(() => standbys(workDir), (p) => p.length === 1);
+  process.kill(ready!, 'SIGKILL');
+  await until(() => standbys(workDir), (p) => p.length === 0);
+  const runId = await echo(t, app);
+  t.equal(await waitForState(t, app, runId), 'COMPLETE');
+  const owner = await app.ferry.store.get(runId, TASK_KEY);
+  t.not(Number(owner?.split(':')[2]), ready, 'a supervisor of its own drove it');
+});
