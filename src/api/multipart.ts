@@ -67,7 +67,9 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
         if (!request.raw.complete) reject(new MalformedRequestError('The client closed the connection before sending the whole form.'));
       };
       request.raw.once('close', onClose);
-      if (request.raw.destroyed) onClose();
+      // A client that half-closes (FIN) before the end of the body sends no more of it either.
+      request.raw.socket?.once('end', onClose);
+      if (request.raw.destroyed || request.raw.socket?.readableEnded) onClose();
     });
     abandoned.catch(() => undefined);
     const consuming = consume();
@@ -83,6 +85,7 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
       throw err;
     } finally {
       request.raw.off('close', onClose);
+      request.raw.socket?.off('end', onClose);
     }
   } catch (err) {
     await (staging ?? (await stagingPromise.catch(() => undefined)))?.discard().catch(() => undefined);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { syncDir } from '../util/atomic-file.js';
-import { MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
+import { errnoCode, MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
 
 const MAX_NAME_BYTES = 4096;
 const MAX_SEGMENT_BYTES = 255;
@@ -51,9 +51,14 @@ export class Staging {
     }
     this.names.add(name);
     for (const p of parents) this.folders.add(p);
-    const full = path.join(this.executionDir, name);
-    await fs.mkdir(path.dirname(full), { recursive: true });
-    return { name, path: full };
+    // Sub-folders one by one below execution/, never the staging folder itself: a
+    // submission discarded meanwhile (its client gone) must not be made again.
+    for (const p of parents) {
+      await fs.mkdir(path.join(this.executionDir, p)).catch((err: unknown) => {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      });
+    }
+    return { name, path: path.join(this.executionDir, name) };
   }
 
   /** Attachment names received so far. */

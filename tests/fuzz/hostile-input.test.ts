@@ -380,7 +380,7 @@ t.test('nothing was written outside the work folder', async (t) => {
   // Known issue: a multipart upload whose client vanishes mid-body can leave
   // its staging folder until the next start (which clears .staging). Such
   // folders are never runs and never outside the work folder; reported, not failed.
-  if (left.length) t.comment(`known issue: .staging keeps ${left.length} entries from client-aborted uploads`);
+  if (left.length) t.comment(`known issue: .staging keeps ${left.length} entries from client-aborted uploads: ${JSON.stringify(left.slice(0, 12))}`);
 
   const after = await snapshot();
   const problems: string[] = [];
