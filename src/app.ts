@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
-import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';

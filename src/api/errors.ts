@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { errnoCode, unmaskMkdirError, WesError } from '../util/errors.js';
+import { errnoCode, storageError, unmaskMkdirError, WesError } from '../util/errors.js';
 
 /** The WES error body. */
 export interface ErrorBody {
@@ -25,27 +25,6 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   }
   const s = typeof status === 'number' && status >= 500 && status < 600 ? status : 500;
   return { status: s, body: { msg: 'The server failed to handle the request; the error is in its log.', status_code: s }, headers: {} };
-}
-
-/** What a failed write to the server's own disk means, by errno. */
-const STORAGE_TROUBLE: Record<string, string> = {
-  ENOSPC: 'there is no space left on its disk',
-  EDQUOT: 'its disk quota is used up',
-  EROFS: 'its disk is read-only',
-};
-
-/**
- * A failed write to the server's own storage (a full or read-only work
- * folder) as a 507 Insufficient Storage with a message that says so; null
- * for any other error. A read-only disk is a 507 too, not a 503: it is the
- * same condition for the client (the server cannot store what it was sent),
- * RunWorkflow maps both the same way, and a 503 with Retry-After would invite
- * retries that fail alike until an operator acts. Server paths stay in the log.
- */
-export function storageError(err: unknown, doing = 'write to its storage'): WesError | null {
-  const code = errnoCode(err);
-  const why = code === undefined ? undefined : STORAGE_TROUBLE[code];
-  return why === undefined ? null : new WesError(507, `The server cannot ${doing}: ${why} (${code}).`);
 }
 
 function clientMessage(e: Partial<FastifyError>): string {

@@ -3,8 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import type { UploadedFile } from '../../generated/operations.js';
 import type { Staging } from '../backend/staging.js';
-import { MalformedRequestError, PayloadTooLargeError, WesError, unmaskMkdirError } from '../util/errors.js';
-import { storageError } from './errors.js';
+import { MalformedRequestError, PayloadTooLargeError, storageError, WesError, unmaskMkdirError } from '../util/errors.js';
 
 export interface MultipartLimits {
   maxAttachmentBytes: number;

@@ -15,6 +15,8 @@ const MAX_SEGMENT_BYTES = 255;
 export class Staging {
   private readonly names = new Set<string>();
   private readonly folders = new Set<string>();
+  /** Set once discarded: nothing more may be written into it. */
+  private discarded = false;
 
   private constructor(
     readonly dir: string,
@@ -95,9 +97,6 @@ export class Staging {
     this.discarded = true;
     await fs.rm(this.dir, { recursive: true, force: true });
   }
-
-  /** Set once discarded: nothing more may be written into it. */
-  private discarded = false;
 }
 
 /** `<workDir>/.staging`: cleared at start-up of anything a crash left. */

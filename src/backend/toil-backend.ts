@@ -14,10 +14,11 @@ import { isRunId, LocalStateStore, type PreparedRecord, type StateStore } from '
 import { RunKeys, ToilWorkflow, parseJsonArray } from '../runs/workflow.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { killRunProcesses } from '../tasks/workflow-task.js';
-import { errnoCode, NotFoundError, OperationForbiddenError, ServiceUnavailableError, WesError, WorkflowNotFoundError } from '../util/errors.js';
+import { errnoCode, NotFoundError, OperationForbiddenError, ServiceUnavailableError, storageError, WesError, WorkflowNotFoundError } from '../util/errors.js';
 import { isIdentityAlive, processIdentity } from '../util/process.js';
 import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.js';
 import { wesTime } from '../util/time.js';
+import { writeFileDurable } from '../util/atomic-file.js';
 import { LruCache } from '../util/lru-cache.js';
 import { acceptSubmission, type SubmissionFields } from './submission.js';
 import { Staging } from './staging.js';
@@ -179,8 +180,8 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
       const options = [...this.defaultOptions(accepted.engine.name), ...accepted.userOptions];
       // Flushed as written; the staging folder becomes the run folder only once synced and moved below.
       await Promise.all([
-        fs.writeFile(`${stage.dir}/request.json`, JSON.stringify(accepted.request, null, 2) + '\n', { flag: 'wx', flush: true }),
-        fs.writeFile(`${stage.executionDir}/wes_inputs.json`, JSON.stringify(accepted.params, null, 2) + '\n', { flag: 'wx', flush: true }),
+        writeFileDurable(`${stage.dir}/request.json`, JSON.stringify(accepted.request, null, 2) + '\n'),
+        writeFileDurable(`${stage.executionDir}/wes_inputs.json`, JSON.stringify(accepted.params, null, 2) + '\n'),
       ]);
 
       runId = `run-${randomBytes(16).toString('hex')}`;
@@ -210,10 +211,7 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
         await this.deps.store.remove(runId).catch(() => undefined);
         await this.deps.activeRuns.remove(runId).catch(() => undefined);
       }
-      if (!(err instanceof WesError) && ['ENOSPC', 'EROFS', 'EACCES', 'EDQUOT'].includes(errnoCode(err) ?? '')) {
-        throw new WesError(507, `The server cannot store the run: ${errnoCode(err)}.`);
-      }
-      throw err;
+      throw (err instanceof WesError ? null : storageError(err, 'store the run')) ?? err;
     }
   }
 

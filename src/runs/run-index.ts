@@ -58,10 +58,7 @@ export class RunIndex {
   private readonly finalCounts = new Map<State, number>();
   private readonly tail: LineTail;
 
-  private constructor(
-    private readonly file: string,
-    private readonly store: StateStore,
-  ) {
+  private constructor(private readonly file: string) {
     this.tail = new LineTail(file);
   }
 
@@ -72,7 +69,7 @@ export class RunIndex {
     readTags: (runId: string) => Promise<Record<string, string>> = async () => ({}),
   ): Promise<RunIndex> {
     await fs.mkdir(path.dirname(file), { recursive: true });
-    const index = new RunIndex(file, store);
+    const index = new RunIndex(file);
     await index.refresh();
     const missing = (await store.listRunIds()).filter((id) => !index.byId.has(id));
     if (missing.length > 0) {

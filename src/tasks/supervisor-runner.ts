@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,13 +19,17 @@ export interface SupervisorTaskRunnerOptions extends QueueingRunnerOptions {
   standby?: boolean;
 }
 
-/** How to start `ferry run-task`: the compiled CLI when built, else the TypeScript source through tsx. */
-function supervisorCommand(): string[] {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const compiled = path.join(here, '..', 'cli.js');
-  if (existsSync(compiled)) return [process.execPath, compiled];
-  return [process.execPath, '--import', 'tsx', path.join(here, '..', 'cli.ts')];
-}
+/** How to start `ferry run-task`: the compiled CLI when built, else the TypeScript source through tsx (looked up once). */
+const supervisorCommand = ((): (() => string[]) => {
+  let command: string[] | null = null;
+  return () => {
+    if (command) return command;
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const compiled = path.join(here, '..', 'cli.js');
+    command = existsSync(compiled) ? [process.execPath, compiled] : [process.execPath, '--import', 'tsx', path.join(here, '..', 'cli.ts')];
+    return command;
+  };
+})();
 
 /**
  * A supervisor's environment: what it needs to find its tools, nothing of the
@@ -122,50 +127,44 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     this.standby = child;
   }
 
-  protected launch(runId: string): Promise<void> {
+  protected async launch(runId: string): Promise<void> {
     const ready = this.standby;
     this.standby = null;
-    let child: ChildProcess;
-    if (ready && ready.exitCode === null && ready.signalCode === null && ready.pid !== undefined && ready.stdin?.writable) {
-      child = ready;
-      child.stdin!.end(`${runId}\n`);
-    } else {
-      const wf = this.workflow(runId);
-      const [exec, ...args] = supervisorCommand();
-      const log = openSync(path.join(wf.runDir, 'supervisor.log'), 'a');
-      try {
-        child = spawn(exec!, [...args, 'run-task', runId, ...this.supervisorFlags()], {
-          detached: true, // its own session: signals to the server's group do not reach it
-          stdio: ['ignore', log, log],
-          env: supervisorEnvironment(runId),
-        });
-      } finally {
-        closeSync(log);
-      }
-      child.unref();
-    }
+    const handOver = ready !== null && ready.exitCode === null && ready.signalCode === null && ready.pid !== undefined && ready.stdin?.writable === true;
+    const child = handOver ? ready : await this.spawnSupervisor(runId);
+    if (handOver) child.stdin!.end(`${runId}\n`);
     // The next run gets a supervisor of its own, started now.
     this.spawnStandby();
     const pid = child.pid;
-    if (pid === undefined) return Promise.reject(new Error('the supervisor could not be started'));
+    if (pid === undefined) throw new Error('the supervisor could not be started');
     this.pids.set(runId, pid);
-    this.opts.logger.info({ run_id: runId, pid, standby: child === ready }, 'supervisor started');
-    return new Promise<void>((resolve) => {
-      const onExit = (): void => {
-        // A standby that died before claiming the run (or never got its id): start one the usual way.
-        void this.unclaimed(runId, pid).then((again) => {
-          if (again && child === ready && !this.closed) {
-            this.opts.logger.warn({ run_id: runId, pid }, 'the standby supervisor did not take the run; starting another');
-            void this.launch(runId).then(resolve, resolve);
-            return;
-          }
-          // If another supervisor won the claim (a restart raced us), follow that one.
-          void this.afterExit(runId, pid).then(resolve, resolve);
-        }, () => void this.afterExit(runId, pid).then(resolve, resolve));
-      };
-      if (child.exitCode !== null || child.signalCode !== null) onExit();
-      else child.once('exit', onExit);
-    });
+    this.opts.logger.info({ run_id: runId, pid, standby: handOver }, 'supervisor started');
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    // A standby that died before claiming the run (or never got its id): start one the usual way.
+    if (handOver && !this.closed && (await this.unclaimed(runId, pid).catch(() => false))) {
+      this.opts.logger.warn({ run_id: runId, pid }, 'the standby supervisor did not take the run; starting another');
+      return this.launch(runId);
+    }
+    // If another supervisor won the claim (a restart raced us), follow that one.
+    await this.afterExit(runId, pid).catch(() => undefined);
+  }
+
+  /** Starts the supervisor of one run (`ferry run-task <run_id>`), logging to the run's supervisor.log. */
+  private async spawnSupervisor(runId: string): Promise<ChildProcess> {
+    const [exec, ...args] = supervisorCommand();
+    const log = await fs.open(path.join(this.workflow(runId).runDir, 'supervisor.log'), 'a');
+    try {
+      const child = spawn(exec!, [...args, 'run-task', runId, ...this.supervisorFlags()], {
+        detached: true, // its own session: signals to the server's group do not reach it
+        stdio: ['ignore', log.fd, log.fd],
+        env: supervisorEnvironment(runId),
+      });
+      child.once('error', () => undefined); // no pid then: launch() reports it
+      child.unref();
+      return child;
+    } finally {
+      await log.close();
+    }
   }
 
   /** Whether a run handed to a supervisor that exited is still waiting, never claimed. */

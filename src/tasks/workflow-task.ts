@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import os from 'node:os';
 import type { Engine, EngineCommand, RunContext } from '../engines/engine.js';
 import { atomicFileCreate } from '../util/atomic-file.js';
-import { errnoCode } from '../util/errors.js';
+import { errnoCode, storageTrouble } from '../util/errors.js';
 import { wesTime } from '../util/time.js';
 import { findProcessesByEnv, groupAlive, processGroup, signalQuietly } from '../util/process.js';
 import path from 'node:path';
@@ -39,13 +39,6 @@ const DEFAULT_OUTCOME_RETRY_MS = 4000;
 /** After one write of the outcome has been given up, the next ones get this long each. */
 const AFTER_GIVING_UP_RETRY_MS = 1000;
 
-/** Errnos that say the disk, not the data, is the trouble. */
-const STORAGE_TROUBLE: Record<string, string> = {
-  ENOSPC: 'the disk is full (ENOSPC)',
-  EDQUOT: 'the disk quota is used up (EDQUOT)',
-  EROFS: 'the disk is read-only (EROFS)',
-};
-
 /** A write of a run's outcome that still failed after its retries. */
 export class OutcomeWriteError extends Error {
   constructor(what: string, cause: unknown) {
@@ -59,8 +52,9 @@ export class OutcomeWriteError extends Error {
  * write, other errnos by their code (no server paths); else the message.
  */
 function describeFailure(err: unknown, write = false): string {
+  const storage = storageTrouble(err);
+  if (storage !== undefined) return storage;
   const code = errnoCode(err);
-  if (code !== undefined && STORAGE_TROUBLE[code]) return STORAGE_TROUBLE[code];
   if (write && code !== undefined && /^E[A-Z]+$/.test(code)) return `the write failed (${code})`;
   return err instanceof Error ? err.message : String(err);
 }

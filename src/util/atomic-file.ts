@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 
@@ -89,14 +89,8 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /** Writes a new file (refusing to replace one) and fsyncs it before returning. */
-export async function writeFileDurable(filePath: string, data: string | Buffer): Promise<void> {
-  const handle = await open(filePath, 'wx');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+export function writeFileDurable(filePath: string, data: string | Buffer): Promise<void> {
+  return writeFile(filePath, data, { flag: 'wx', flush: true });
 }
 
 /** Fsyncs a file already written. */

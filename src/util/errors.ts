@@ -97,10 +97,36 @@ export function errnoCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** Errnos that say the disk, not the data, is the trouble, in words. */
+const STORAGE_TROUBLE: Record<string, string> = {
+  ENOSPC: 'there is no space left on the disk',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'the disk is read-only',
+};
+
+/** For a failed write whose cause is the disk itself (full, over quota, read-only): what is wrong, in words with the errno; else undefined. */
+export function storageTrouble(err: unknown): string | undefined {
+  const code = errnoCode(err);
+  const why = code === undefined ? undefined : STORAGE_TROUBLE[code];
+  return why === undefined ? undefined : `${why} (${code})`;
+}
+
 /** True for a failed write whose cause is the disk itself: full, over quota or read-only. */
 export function isStorageTrouble(err: unknown): boolean {
-  const code = errnoCode(err);
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS';
+  return storageTrouble(err) !== undefined;
+}
+
+/**
+ * A failed write to the server's own storage (a full or read-only work
+ * folder) as a 507 Insufficient Storage saying so; null for any other error.
+ * A read-only disk is a 507 too, not a 503: for the client it is the same
+ * condition (the server cannot store what it was sent), and a 503 with
+ * Retry-After would invite retries that fail alike until an operator acts.
+ * Server paths stay in the log.
+ */
+export function storageError(err: unknown, doing = 'write to its storage'): WesError | null {
+  const why = storageTrouble(err);
+  return why === undefined ? null : new WesError(507, `The server cannot ${doing}: ${why}.`);
 }
 
 /**

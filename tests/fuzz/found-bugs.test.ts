@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { buildTestApp, submit, workflowsDir, type FilePart } from '../helper.js';

@@ -27,8 +27,6 @@ function parseSeed(raw: string | undefined): number | null {
 }
 const SEED = parseSeed(process.env.FERRY_FUZZ_SEED) ?? randomBytes(4).readUInt32BE(0);
 const COUNT = Math.max(1, Number(process.env.FERRY_FUZZ_COUNT ?? 3000) || 3000);
-/** The longest the event loop (server and fuzzer share it) may stay busy without a break (CPU ms). */
-const MAX_STALL_MS = Number(process.env.FERRY_FUZZ_MAX_STALL_MS ?? 5000) || 5000;
 const BATCH = 100;
 const CONCURRENCY = 6;
 const MAX_FIELD_BYTES = 16 * 1024 * 1024;
