@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { syncDir } from '../util/atomic-file.js';
+import { syncDir, syncDirShared } from '../util/atomic-file.js';
 import { errnoCode, MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
 
 const MAX_NAME_BYTES = 4096;
@@ -86,10 +86,10 @@ export class Staging {
     await Promise.all(dirs.map(syncDir));
   }
 
-  /** Moves the (synced) submission to `dest` in one rename, made durable. */
+  /** Moves the (synced) submission to `dest` in one rename, made durable (with the other submissions' renames of the moment). */
   async moveTo(dest: string): Promise<void> {
     await fs.rename(this.dir, dest);
-    await syncDir(path.dirname(dest));
+    await syncDirShared(path.dirname(dest));
   }
 
   /** Removes everything the submission wrote. */

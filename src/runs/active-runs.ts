@@ -16,8 +16,14 @@ export class ActiveRuns {
   }
 
   async add(runId: string): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true });
-    await (await fs.open(path.join(this.dir, checked(runId)), 'a')).close();
+    const marker = path.join(this.dir, checked(runId));
+    try {
+      await (await fs.open(marker, 'a')).close();
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      await fs.mkdir(this.dir, { recursive: true });
+      await (await fs.open(marker, 'a')).close();
+    }
   }
 
   async remove(runId: string): Promise<void> {

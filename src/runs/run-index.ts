@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LineTail } from '../util/line-tail.js';
-import { withGlobalMutex } from '../util/global-mutex.js';
 import { decodePageToken, encodePageToken } from '../util/page-token.js';
 import { isRunId, type StateStore } from './state-store.js';
 import { isTerminal, type State } from './state-machine.js';
@@ -103,10 +102,12 @@ export class RunIndex {
     }
     if (typeof value !== 'object' || value === null) return;
     if ('final' in value) return this.ingestFinal(value as Record<string, unknown>);
-    const { seq, run_id: runId, tags } = value as { seq?: unknown; run_id?: unknown; tags?: unknown };
-    if (typeof seq !== 'number' || typeof runId !== 'string' || !isRunId(runId) || this.byId.has(runId)) return;
-    const last = this.entries[this.entries.length - 1];
-    if (last && seq <= last.seq) return;
+    const { seq: written, run_id: runId, tags } = value as { seq?: unknown; run_id?: unknown; tags?: unknown };
+    if (typeof written !== 'number' || typeof runId !== 'string' || !isRunId(runId) || this.byId.has(runId)) return;
+    // The order is the file's: a line's number is the one it was written with when that
+    // still counts up, else the next one, so every reader of the file numbers it alike.
+    const next = (this.entries[this.entries.length - 1]?.seq ?? 0) + 1;
+    const seq = Number.isSafeInteger(written) && written > next ? written : next;
     const entry: IndexEntry = { seq, runId, tags: isStringRecord(tags) ? tags : {} };
     this.entries.push(entry);
     this.open.add(entry);
@@ -155,10 +156,10 @@ export class RunIndex {
 
   /**
    * Appends a run. Adds made while another is being written are written
-   * together by the next flush (one lock, one append for all of them), so
-   * concurrent submissions do not queue for the lock one by one. Sequence
-   * numbers come from the file under its cross-process lock, so they stay
-   * unique whoever else appends.
+   * together by the next flush (one append for all of them, no lock), so
+   * concurrent submissions do not queue one by one. O_APPEND keeps each
+   * batch whole whoever else appends, and numbers follow the file's order
+   * (see ingest), so they stay unique even with several writers.
    */
   add(runId: string, tags: Record<string, string>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -175,23 +176,21 @@ export class RunIndex {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0);
       try {
-        await withGlobalMutex(path.dirname(this.file), 'run-index', async () => {
-          await this.refresh();
-          let seq = this.entries[this.entries.length - 1]?.seq ?? 0;
-          const seen = new Set<string>();
-          const lines: string[] = [];
-          for (const { runId, tags } of batch) {
-            if (this.byId.has(runId) || seen.has(runId)) continue;
-            seen.add(runId);
-            lines.push(JSON.stringify({ seq: ++seq, run_id: runId, tags }) + '\n');
-          }
-          if (lines.length === 0) return;
+        await this.refresh();
+        let seq = this.entries[this.entries.length - 1]?.seq ?? 0;
+        const seen = new Set<string>();
+        const lines: string[] = [];
+        for (const { runId, tags } of batch) {
+          if (this.byId.has(runId) || seen.has(runId)) continue;
+          seen.add(runId);
+          lines.push(JSON.stringify({ seq: ++seq, run_id: runId, tags }) + '\n');
+        }
+        if (lines.length > 0) {
           // A crash mid-append leaves a torn last line: end it, so these records start lines of their own.
           await fs.appendFile(this.file, (this.tail.partial ? '\n' : '') + lines.join(''));
-          // Known without reading them back (the next refresh skips them as seen), once the file is being followed.
-          if (this.tail.following) for (const line of lines) this.ingest(line.trimEnd());
-          else await this.refresh();
-        });
+          // Read back with whatever else was appended meanwhile, in the file's order.
+          await this.refresh();
+        }
         for (const b of batch) b.resolve();
       } catch (err) {
         for (const b of batch) b.reject(err);

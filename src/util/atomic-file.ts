@@ -102,3 +102,33 @@ export async function syncFile(file: string): Promise<void> {
     await handle.close();
   }
 }
+
+/** Folders being synced for many writers at once: the one in flight, and the one queued behind it. */
+const sharedSyncs = new Map<string, { inFlight?: Promise<void>; queued?: Promise<void> }>();
+
+/**
+ * {@link syncDir} for a folder many writers change at once (the folder of
+ * all runs, say), as a group commit: a caller is answered by an fsync that
+ * started after its call, and callers that arrive while one is in flight
+ * share the next one, so N concurrent renames cost two fsyncs, not N.
+ */
+export function syncDirShared(dir: string): Promise<void> {
+  let s = sharedSyncs.get(dir);
+  if (!s) sharedSyncs.set(dir, (s = {}));
+  const slot = s;
+  const start = (): Promise<void> => {
+    const p: Promise<void> = syncDir(dir).finally(() => {
+      if (slot.inFlight === p) slot.inFlight = undefined;
+      if (!slot.inFlight && !slot.queued && sharedSyncs.get(dir) === slot) sharedSyncs.delete(dir);
+    });
+    slot.inFlight = p;
+    return p;
+  };
+  if (!slot.inFlight) return start();
+  // An fsync in flight may have started before this caller's change: wait for it, then share a new one.
+  slot.queued ??= slot.inFlight.then(() => {
+    slot.queued = undefined;
+    return start();
+  });
+  return slot.queued;
+}
