@@ -18,6 +18,7 @@ import { LocalStateStore, type StateStore } from './runs/state-store.js';
 import { ToilWorkflow } from './runs/workflow.js';
 import { ChildProcessTaskRunner } from './tasks/child-process-runner.js';
 import { SupervisorTaskRunner } from './tasks/supervisor-runner.js';
+import { recoverJournal, SubmissionJournal } from './runs/submission-journal.js';
 import { ActiveRuns } from './runs/active-runs.js';
 import type { TaskRunner } from './tasks/task-runner.js';
 
@@ -27,6 +28,8 @@ export interface AppParts {
   engines?: EngineRegistry;
   store?: StateStore;
   taskRunner?: TaskRunner;
+  /** How long a submission journal entry waits for its checkpoint (tests hold entries back with a long one). */
+  journalCheckpointMs?: number;
 }
 
 declare module 'fastify' {
@@ -49,12 +52,18 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   const store = parts.store ?? new LocalStateStore(config.stateStore);
   // Likewise run records whose creation a crash cut short.
   if (store instanceof LocalStateStore) await store.sweepIncomplete();
+  const activeRuns = new ActiveRuns(config.stateStore);
+  // Small submissions are made durable by the journal; what a machine crash lost of them is rebuilt first.
+  let journal: SubmissionJournal | undefined;
+  if (store instanceof LocalStateStore) {
+    await recoverJournal({ stateStore: config.stateStore, workDir: config.workDir, store, activeRuns, logger });
+    journal = new SubmissionJournal(config.stateStore, [config.workDir, config.stateStore], logger, parts.journalCheckpointMs);
+  }
   const engines = parts.engines ?? (await defaultEngineRegistry());
   const index = await RunIndex.open(runIndexFile(config.stateStore), store, async (runId) => {
     const request = await new ToilWorkflow(config.workDir, store, runId).readRequest();
     return request.tags ?? {};
   });
-  const activeRuns = new ActiveRuns(config.stateStore);
   let taskRunner = parts.taskRunner;
   if (!taskRunner) {
     const runnerOptions = { workDir: config.workDir, store, activeRuns, maxConcurrentRuns: config.maxConcurrentRuns, cancelGraceMs: config.cancelGraceMs, logger };
@@ -67,7 +76,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
       taskRunner = supervisors;
     }
   }
-  const backend = new ToilBackend({ config, store, index, activeRuns, engines, taskRunner, logger, version: ferryVersion() });
+  const backend = new ToilBackend({ config, store, index, activeRuns, engines, taskRunner, journal, logger, version: ferryVersion() });
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -127,6 +136,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   });
   app.decorate('ferry', { backend, api, taskRunner, store, config });
   app.addHook('onClose', async () => {
+    await journal?.close().catch((err: unknown) => logger.warn({ err }, 'could not checkpoint the submission journal'));
     await taskRunner.close();
   });
   return app;

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import type { UploadedFile } from '../../generated/operations.js';
 import type { Staging } from '../backend/staging.js';
+import { JOURNAL_MAX_BYTES } from '../runs/submission-journal.js';
 import { MalformedRequestError, PayloadTooLargeError, storageError, WesError, unmaskMkdirError } from '../util/errors.js';
 
 export interface MultipartLimits {
@@ -48,7 +49,7 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
       for await (const part of parts) {
         if (part.type === 'file') {
           const { name, path } = await stage.attachmentPath(part.filename);
-          await pipeline(part.file, createWriteStream(path, { flags: 'wx', flush: true }));
+          await pipeline(part.file, stage.keeper(path, JOURNAL_MAX_BYTES), createWriteStream(path, { flags: 'wx' }));
           if (part.file.truncated) throw new PayloadTooLargeError(`workflow_attachment '${name}' is larger than ${limits.maxAttachmentBytes} bytes.`);
           files.push({ filename: name, path, size: part.file.bytesRead });
         } else {

@@ -235,7 +235,7 @@ async function extract(zip: yauzl.ZipFile, members: Member[], destDir: string, e
         throw new MalformedRequestError(`${label}: entry ${JSON.stringify(m.name)} would land outside the run.`);
       }
       const data = await zip.openReadStreamPromise(m.entry);
-      await pipeline(data, countingCheck(m, budget, label, limits), createWriteStream(target, { flags: 'wx', flush: true }));
+      await pipeline(data, countingCheck(m, budget, label, limits), createWriteStream(target, { flags: 'wx' }));
     } catch (err) {
       if (CLASH.has(errnoCode(err) ?? '')) {
         throw new MalformedRequestError(`${label}: entry ${JSON.stringify(m.name)} clashes with an attachment (a file or folder is already there).`);

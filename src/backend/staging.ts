@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { syncDir, syncDirShared } from '../util/atomic-file.js';
+import { Transform } from 'node:stream';
+import { syncDir, syncDirShared, syncFile } from '../util/atomic-file.js';
 import { errnoCode, MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
 
 const MAX_NAME_BYTES = 4096;
@@ -17,6 +18,11 @@ export class Staging {
   private readonly folders = new Set<string>();
   /** Set once discarded: nothing more may be written into it. */
   private discarded = false;
+  /** Copies of small files as they were written, by absolute path. */
+  private readonly kept = new Map<string, Buffer[]>();
+  private keptBytes = 0;
+  /** Set once the copies outgrew their budget: the submission is too big for `contents`. */
+  private overBudget = false;
 
   private constructor(
     readonly dir: string,
@@ -63,39 +69,127 @@ export class Staging {
     return { name, path: path.join(this.executionDir, name) };
   }
 
+  /**
+   * A pass-through for a stream being written to `file` that keeps a copy
+   * of it, as long as the copies of the whole submission stay within
+   * `maxBytes` (past that, all are dropped: see `contents`).
+   */
+  keeper(file: string, maxBytes: number): Transform {
+    const chunks: Buffer[] = [];
+    this.kept.set(file, chunks);
+    return new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        if (!this.overBudget) {
+          this.keptBytes += chunk.length;
+          if (this.keptBytes > maxBytes) {
+            this.overBudget = true;
+            this.kept.clear();
+          } else {
+            chunks.push(chunk);
+          }
+        }
+        done(null, chunk);
+      },
+    });
+  }
+
+  /** Writes a new file in the submission and keeps a copy of it. */
+  async writeKept(file: string, data: string): Promise<void> {
+    const buf = Buffer.from(data);
+    await fs.writeFile(file, buf, { flag: 'wx' });
+    if (this.overBudget) return;
+    this.kept.set(file, [buf]);
+    this.keptBytes += buf.length;
+  }
+
+  /**
+   * Everything in the submission, as paths relative to its folder with
+   * their contents: what a SubmissionJournal entry holds. Files written
+   * without a kept copy are read back. Null when the submission holds more
+   * than `maxBytes` or `maxFiles`, or anything but files and folders.
+   */
+  async contents(maxBytes: number, maxFiles: number): Promise<{ dirs: string[]; files: Record<string, Buffer> } | null> {
+    if (this.overBudget) return null;
+    const dirs: string[] = [];
+    const files: Record<string, Buffer> = {};
+    let bytes = 0;
+    let count = 0;
+    const walk = async (dir: string, rel: string): Promise<boolean> => {
+      for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+        const abs = path.join(dir, entry.name);
+        const r = rel ? `${rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+          dirs.push(r);
+          if (!(await walk(abs, r))) return false;
+          continue;
+        }
+        if (!entry.isFile() || ++count > maxFiles) return false;
+        const chunks = this.kept.get(abs);
+        const data = chunks ? Buffer.concat(chunks) : await readSmall(abs, maxBytes - bytes);
+        if (data === null) return false;
+        bytes += data.length;
+        if (bytes > maxBytes) return false;
+        files[r] = data;
+      }
+      return true;
+    };
+    return (await walk(this.dir, '')) ? { dirs, files } : null;
+  }
+
   /** Attachment names received so far. */
   get attachmentNames(): ReadonlySet<string> {
     return this.names;
   }
 
   /**
-   * Makes the submission's folders durable (in parallel), so that once moved
-   * it survives a crash. Its files are flushed as they are written: every
-   * writer into a staging folder opens them with `flush: true` (or fsyncs
-   * a copy), so only the folders' entries are left to sync here.
+   * Makes everything in the submission durable at once: every file and
+   * folder in it is fsynced side by side (the file system can then commit
+   * them together), so that once moved it survives a crash. Writers into a
+   * staging folder write plainly; nothing there counts until this is done.
    */
   async sync(): Promise<void> {
     const dirs: string[] = [];
+    const files: string[] = [];
     const walk = async (dir: string): Promise<void> => {
       dirs.push(dir);
-      for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-        if (entry.isDirectory()) await walk(path.join(dir, entry.name));
-      }
+      const entries = await fs.readdir(dir, { withFileTypes: true });
+      await Promise.all(
+        entries.map(async (entry) => {
+          const p = path.join(dir, entry.name);
+          if (entry.isDirectory()) await walk(p);
+          else if (entry.isFile()) files.push(p);
+        }),
+      );
     };
     await walk(this.dir);
-    await Promise.all(dirs.map(syncDir));
+    await Promise.all([...files.map(syncFile), ...dirs.map(syncDir)]);
   }
 
-  /** Moves the (synced) submission to `dest` in one rename, made durable (with the other submissions' renames of the moment). */
-  async moveTo(dest: string): Promise<void> {
+  /**
+   * Moves the (synced) submission to `dest` in one rename, made durable
+   * (with the other submissions' renames of the moment) unless `durable` is
+   * false (a SubmissionJournal entry stands for it).
+   */
+  async moveTo(dest: string, durable = true): Promise<void> {
     await fs.rename(this.dir, dest);
-    await syncDirShared(path.dirname(dest));
+    if (durable) await syncDirShared(path.dirname(dest));
   }
 
   /** Removes everything the submission wrote. */
   async discard(): Promise<void> {
     this.discarded = true;
     await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A file's content if it is at most `max` bytes, else null. */
+async function readSmall(file: string, max: number): Promise<Buffer | null> {
+  const handle = await fs.open(file, 'r');
+  try {
+    if ((await handle.stat()).size > max) return null;
+    return await handle.readFile();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -12,13 +12,13 @@ import type { ActiveRuns } from '../runs/active-runs.js';
 import { ALL_STATES, isTerminal, type State } from '../runs/state-machine.js';
 import { isRunId, LocalStateStore, type PreparedRecord, type StateStore } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow, parseJsonArray } from '../runs/workflow.js';
+import { JOURNAL_MAX_BYTES, JOURNAL_MAX_FILES, type SubmissionJournal } from '../runs/submission-journal.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { killRunProcesses } from '../tasks/workflow-task.js';
 import { errnoCode, NotFoundError, OperationForbiddenError, ServiceUnavailableError, storageError, WesError, WorkflowNotFoundError } from '../util/errors.js';
 import { isIdentityAlive, processIdentity } from '../util/process.js';
 import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.js';
 import { wesTime } from '../util/time.js';
-import { writeFileDurable } from '../util/atomic-file.js';
 import { LruCache } from '../util/lru-cache.js';
 import { acceptSubmission, type SubmissionFields } from './submission.js';
 import { Staging } from './staging.js';
@@ -40,6 +40,8 @@ export interface ToilBackendDeps {
   activeRuns: ActiveRuns;
   engines: EngineRegistry;
   taskRunner: TaskRunner;
+  /** Makes small submissions durable in one write (absent: every file is fsynced). */
+  journal?: SubmissionJournal;
   logger: Logger;
   /** Ferry's own version, for service-info. */
   version: string;
@@ -174,14 +176,15 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     const stage = staging ?? (await Staging.create(this.config.workDir));
     let runId: string | null = null;
     let preparing: Promise<PreparedRecord> | null = null;
+    let journaled: string | null = null;
     try {
       const { workflow_attachment: _files, ...fields } = input.body;
       const accepted = await acceptSubmission(fields as SubmissionFields, stage, this.deps.engines, this.config);
       const options = [...this.defaultOptions(accepted.engine.name), ...accepted.userOptions];
-      // Flushed as written; the staging folder becomes the run folder only once synced and moved below.
+      // Written plainly: the submission is made durable as a whole below.
       await Promise.all([
-        writeFileDurable(`${stage.dir}/request.json`, JSON.stringify(accepted.request, null, 2) + '\n'),
-        writeFileDurable(`${stage.executionDir}/wes_inputs.json`, JSON.stringify(accepted.params, null, 2) + '\n'),
+        stage.writeKept(`${stage.dir}/request.json`, JSON.stringify(accepted.request, null, 2) + '\n'),
+        stage.writeKept(`${stage.executionDir}/wes_inputs.json`, JSON.stringify(accepted.params, null, 2) + '\n'),
       ]);
 
       runId = `run-${randomBytes(16).toString('hex')}`;
@@ -193,12 +196,26 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
         [RunKeys.serverId]: this.serverId,
         [RunKeys.submittedAt]: new Date().toISOString(),
       });
-      // The durable writes side by side, then the two renames in order: the run folder, then the
-      // record (state QUEUED included), which makes the run exist, all at once.
-      preparing = this.prepareRecord(runId, record);
-      const [, prepared] = await Promise.all([stage.sync(), preparing, this.deps.activeRuns.add(runId)]);
-      await stage.moveTo(wf.runDir);
-      await prepared.publish();
+      const { journal, store } = this.deps;
+      const contents = journal && store instanceof LocalStateStore ? await stage.contents(JOURNAL_MAX_BYTES, JOURNAL_MAX_FILES) : null;
+      if (journal && contents && store instanceof LocalStateStore) {
+        // A small submission: written plainly, made durable by one journal entry holding all of it.
+        preparing = store.prepare(runId, record, { durable: false });
+        const [prepared] = await Promise.all([preparing, this.deps.activeRuns.add(runId)]);
+        const files = Object.fromEntries(Object.entries(contents.files).map(([rel, data]) => [rel, data.toString('base64')]));
+        await journal.write({ v: 1, run_id: runId, dirs: contents.dirs, files, record });
+        journaled = runId;
+        await stage.moveTo(wf.runDir, false);
+        await prepared.publish();
+        journal.settled(runId);
+      } else {
+        // The durable writes side by side, then the two renames in order: the run folder, then the
+        // record (state QUEUED included), which makes the run exist, all at once.
+        preparing = this.prepareRecord(runId, record);
+        const [, prepared] = await Promise.all([stage.sync(), preparing, this.deps.activeRuns.add(runId)]);
+        await stage.moveTo(wf.runDir);
+        await prepared.publish();
+      }
       await this.deps.index.add(runId, accepted.tags);
       this.deps.taskRunner.run(runId);
       this.deps.logger.info({ run_id: runId, engine: accepted.engine.name }, 'run accepted');
@@ -206,6 +223,7 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     } catch (err) {
       await stage.discard().catch(() => undefined);
       await preparing?.then((p) => p.discard(), () => undefined);
+      if (journaled) await this.deps.journal?.withdraw(journaled).catch((e: unknown) => this.deps.logger.error({ err: e, run_id: journaled }, 'could not withdraw a failed submission from the journal'));
       if (runId !== null && !this.deps.index.has(runId)) {
         await fs.rm(this.workflow(runId).runDir, { recursive: true, force: true }).catch(() => undefined);
         await this.deps.store.remove(runId).catch(() => undefined);

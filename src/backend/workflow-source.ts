@@ -6,7 +6,6 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { syncFile } from '../util/atomic-file.js';
 import { MalformedRequestError, OperationForbiddenError, PayloadTooLargeError, errnoCode, isStorageTrouble } from '../util/errors.js';
 import { checkAttachmentName, type Staging } from './staging.js';
 
@@ -77,7 +76,6 @@ export async function stageWorkflow(url: string, staging: Staging, policy: Sourc
     const name = uniqueName(staging, path.basename(local));
     try {
       await fs.copyFile(local, path.join(staging.executionDir, name));
-      await syncFile(path.join(staging.executionDir, name));
     } catch (err) {
       if (isStorageTrouble(err)) throw err; // our disk, not the client's URL: a 507
       throw new MalformedRequestError(`workflow_url '${url}' cannot be read (${errnoCode(err) ?? 'error'}).`);
@@ -142,7 +140,7 @@ async function download(url: string, staging: Staging, policy: SourcePolicy): Pr
       },
     });
     try {
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), limit, createWriteStream(path.join(staging.executionDir, name), { flush: true }));
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), limit, createWriteStream(path.join(staging.executionDir, name)));
     } catch (err) {
       if (err instanceof PayloadTooLargeError || isStorageTrouble(err)) throw err;
       throw new MalformedRequestError(`workflow_url '${url}' could not be fetched: ${(err as Error).message}.`);

@@ -148,21 +148,31 @@ export class LocalStateStore implements StateStore {
   /**
    * The first half of `create`, for callers that have other durable work to
    * do meanwhile: the record is written as one file into a fresh folder
-   * beside the runs, file and folder fsynced; `publish` then renames it into place
+   * beside the runs, file and folder fsynced (unless `durable` is false: the
+   * caller has made it durable another way, see SubmissionJournal); `publish`
+   * then renames it into place
    * (one atomic step, no lock: the run id is new, and rename(2) refuses to
    * replace a folder that holds anything). A crash before that leaves a
    * `.new-` folder, which is no run and is swept by `sweepIncomplete`.
    */
-  async prepare(runId: string, record: Record<string, string>): Promise<PreparedRecord> {
+  async prepare(runId: string, record: Record<string, string>, opts: { durable?: boolean } = {}): Promise<PreparedRecord> {
     check(runId);
     for (const key of Object.keys(record)) check(runId, key);
-    await fs.mkdir(this.root, { recursive: true });
+    const durable = opts.durable ?? true;
     const tmp = path.join(this.root, `${INCOMPLETE_PREFIX}${runId}.${randomBytes(6).toString('hex')}`);
     const discard = (): Promise<void> => fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    await fs.mkdir(tmp);
+    await fs.mkdir(tmp).catch(async (err: unknown) => {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      await fs.mkdir(this.root, { recursive: true });
+      await fs.mkdir(tmp);
+    });
     try {
-      await writeFileDurable(path.join(tmp, FIRST_RECORD), JSON.stringify(record));
-      await syncDir(tmp);
+      if (durable) {
+        await writeFileDurable(path.join(tmp, FIRST_RECORD), JSON.stringify(record));
+        await syncDir(tmp);
+      } else {
+        await fs.writeFile(path.join(tmp, FIRST_RECORD), JSON.stringify(record), { flag: 'wx' });
+      }
     } catch (err) {
       await discard();
       throw err;
@@ -176,10 +186,33 @@ export class LocalStateStore implements StateStore {
           if (['EEXIST', 'ENOTEMPTY'].includes(errnoCode(err) ?? '')) throw new Error(`run '${runId}' exists already`);
           throw err;
         }
-        await syncDirShared(this.root);
+        if (durable) await syncDirShared(this.root);
       },
       discard,
     };
+  }
+
+  /**
+   * Puts back a run's first record when it is missing or unreadable (a
+   * machine crash lost it; see SubmissionJournal). Keys written later are
+   * left alone. Returns whether anything was written.
+   */
+  async restoreFirstRecord(runId: string, record: Record<string, string>): Promise<boolean> {
+    check(runId);
+    const file = path.join(this.root, runId, FIRST_RECORD);
+    const text = await fs.readFile(file, 'utf8').catch(() => null);
+    if (text !== null) {
+      try {
+        JSON.parse(text);
+        return false;
+      } catch {
+        // torn: written again below
+      }
+    }
+    this.firstRecords.delete(runId);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await atomicFileCreate(file, JSON.stringify(record));
+    return true;
   }
 
   /** Removes what creations cut short by a crash left (call when none can be in progress). */

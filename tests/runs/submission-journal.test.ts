@@ -1,0 +1,149 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import { ActiveRuns } from '../../src/runs/active-runs.js';
+import { LocalStateStore } from '../../src/runs/state-store.js';
+import type { TaskRunner } from '../../src/tasks/task-runner.js';
+import { journalDir, recoverJournal, SubmissionJournal, type JournalEntry } from '../../src/runs/submission-journal.js';
+import { buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../helper.js';
+
+const newRunId = (): string => `run-${Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('')}`;
+
+async function setup(tt: Parameters<typeof tempDir>[0]) {
+  const dir = await tempDir(tt);
+  const workDir = path.join(dir, 'work');
+  const stateStore = path.join(dir, 'store');
+  await fs.mkdir(workDir);
+  await fs.mkdir(stateStore);
+  const store = new LocalStateStore(stateStore);
+  const activeRuns = new ActiveRuns(stateStore);
+  return { workDir, stateStore, store, activeRuns, journal: new SubmissionJournal(stateStore, [workDir, stateStore], undefined, 60_000) };
+}
+
+function entryFor(runId: string): JournalEntry {
+  return {
+    v: 1,
+    run_id: runId,
+    dirs: ['execution', 'execution/sub'],
+    files: {
+      'request.json': Buffer.from('{"workflow_url":"echo.cwl"}\n').toString('base64'),
+      'execution/echo.cwl': Buffer.from('cwlVersion: v1.0\n').toString('base64'),
+      'execution/sub/data.bin': Buffer.from([0, 1, 2, 255]).toString('base64'),
+    },
+    record: { engine: 'cwltool', workflow: 'echo.cwl', state: 'QUEUED' },
+  };
+}
+
+t.test('a run whose plain writes were all lost is rebuilt from its entry', async (t) => {
+  const s = await setup(t);
+  const runId = newRunId();
+  await s.journal.write(entryFor(runId));
+  t.same(await fs.readdir(journalDir(s.stateStore)), [`${runId}.json`], 'one flushed file per submission');
+  const repaired = await recoverJournal(s);
+  t.same(repaired, [runId]);
+  const runDir = path.join(s.workDir, runId);
+  t.equal(await fs.readFile(path.join(runDir, 'execution/echo.cwl'), 'utf8'), 'cwlVersion: v1.0\n');
+  t.same([...(await fs.readFile(path.join(runDir, 'execution/sub/data.bin')))], [0, 1, 2, 255], 'binary content as sent');
+  t.same(await s.store.getAll(runId), { engine: 'cwltool', workflow: 'echo.cwl', state: 'QUEUED' }, 'the first record is back');
+  t.same(await s.activeRuns.list(), [runId], 'and the run is active again');
+  t.same(await fs.readdir(journalDir(s.stateStore)), [], 'the journal is emptied');
+});
+
+t.test('only what differs is written again; later keys are kept', async (t) => {
+  const s = await setup(t);
+  const runId = newRunId();
+  const entry = entryFor(runId);
+  // As if every write had reached the disk but one file came back cut short and the record torn.
+  const runDir = path.join(s.workDir, runId);
+  for (const d of entry.dirs) await fs.mkdir(path.join(runDir, d), { recursive: true });
+  for (const [rel, data] of Object.entries(entry.files)) await fs.writeFile(path.join(runDir, rel), Buffer.from(data, 'base64'));
+  await fs.writeFile(path.join(runDir, 'execution/echo.cwl'), 'cwlVer');
+  const before = (await fs.stat(path.join(runDir, 'request.json'))).mtimeMs;
+  await fs.mkdir(path.join(s.stateStore, runId));
+  await fs.writeFile(path.join(s.stateStore, runId, 'record.json'), '{"engine":');
+  await fs.writeFile(path.join(s.stateStore, runId, 'state'), 'COMPLETE'); // written later, by its supervisor
+  await s.journal.write(entry);
+  t.same(await recoverJournal(s), [runId]);
+  t.equal(await fs.readFile(path.join(runDir, 'execution/echo.cwl'), 'utf8'), 'cwlVersion: v1.0\n', 'the cut file is whole again');
+  t.equal((await fs.stat(path.join(runDir, 'request.json'))).mtimeMs, before, 'an intact file is not rewritten');
+  t.equal(await s.store.get(runId, 'engine'), 'cwltool', 'the torn record is rewritten');
+  t.equal(await s.store.get(runId, 'state'), 'COMPLETE', 'a key written later still wins');
+  t.same(await s.activeRuns.list(), [], 'a finished run is not made active');
+  // Nothing to do the second time.
+  await s.journal.write(entry);
+  t.same(await recoverJournal(s), [], 'an intact run needs no repair');
+});
+
+t.test('entries that cannot be trusted are dropped without making a run', async (t) => {
+  const s = await setup(t);
+  const dir = journalDir(s.stateStore);
+  await fs.mkdir(dir, { recursive: true });
+  const torn = newRunId();
+  await fs.writeFile(path.join(dir, `${torn}.json`), JSON.stringify(entryFor(torn)).slice(0, 40));
+  const climbing = newRunId();
+  const bad = entryFor(climbing);
+  bad.files['../../escape'] = Buffer.from('x').toString('base64');
+  await fs.writeFile(path.join(dir, `${climbing}.json`), JSON.stringify(bad));
+  const misnamed = newRunId();
+  await fs.writeFile(path.join(dir, `${newRunId()}.json`), JSON.stringify(entryFor(misnamed)));
+  t.same(await recoverJournal(s), []);
+  t.same(await fs.readdir(s.workDir), [], 'no run folder made');
+  t.same((await fs.readdir(s.stateStore)).filter((n) => n.startsWith('run-')), [], 'no record made');
+  t.same(await fs.readdir(dir), [], 'and the entries are gone');
+  t.notOk(await fs.stat(path.join(s.workDir, '..', 'escape')).catch(() => null), 'nothing written outside the run');
+});
+
+t.test('a checkpoint drops settled entries only; a withdrawn entry is gone at once', async (t) => {
+  const s = await setup(t);
+  const [a, b, c] = [newRunId(), newRunId(), newRunId()];
+  for (const id of [a, b, c]) await s.journal.write(entryFor(id));
+  s.journal.settled(a);
+  await s.journal.withdraw(c);
+  await s.journal.checkpoint();
+  t.same(await fs.readdir(journalDir(s.stateStore)), [`${b}.json`], 'the unsettled entry stays');
+  s.journal.settled(b);
+  await s.journal.close();
+  t.same(await fs.readdir(journalDir(s.stateStore)), [], 'closing checkpoints the rest');
+});
+
+t.test('a submission acknowledged before a machine crash survives it', async (t) => {
+  const dir = await tempDir(t);
+  const workDir = path.join(dir, 'work');
+  const stateStore = path.join(dir, 'store');
+  const fields = { workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'echo.cwl', workflow_params: JSON.stringify({ message: 'after the crash' }) };
+  const files = [{ filename: 'echo.cwl', content: await fs.readFile(path.join(workflowsDir, 'echo', 'echo.cwl')) }];
+  // The first server goes down before it starts the run (its runner only holds runs) and before its journal's checkpoint.
+  const held: string[] = [];
+  const holding: TaskRunner = {
+    run: (runId) => void held.push(runId),
+    cancel: async () => undefined,
+    isOk: () => true,
+    isLive: (runId) => held.includes(runId),
+    get queueLength() {
+      return held.length;
+    },
+    settled: async () => undefined,
+    close: async () => undefined,
+  };
+  const first = await buildTestApp(t, { workDir, stateStore }, { taskRunner: holding, journalCheckpointMs: 3_600_000 });
+  const res = await submit(t, first, fields, files);
+  t.equal(res.statusCode, 200);
+  const runId = (res.json() as { run_id: string }).run_id;
+  const entryFile = path.join(journalDir(stateStore), `${runId}.json`);
+  const entry = await fs.readFile(entryFile);
+  t.ok(entry.length > 0, 'the acknowledged submission has its journal entry');
+  t.same(held, [runId]);
+  // Stopped without its last checkpoint: the entry is put back below as a crash would have left it.
+  await first.close();
+  // The machine went down before the plain writes reached the disk: the run folder and record are gone.
+  await fs.rm(path.join(workDir, runId), { recursive: true });
+  await fs.rm(path.join(stateStore, runId), { recursive: true });
+  await fs.mkdir(path.dirname(entryFile), { recursive: true });
+  await fs.writeFile(entryFile, entry);
+  const second = await buildTestApp(t, { workDir, stateStore });
+  t.equal(await waitForState(t, second, runId), 'COMPLETE', 'the run is rebuilt and runs');
+  const log = (await call(t, second, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` })).json() as { outputs: { output?: { location?: string } } };
+  const location = log.outputs.output?.location ?? '';
+  t.equal(await fs.readFile(location.startsWith('file://') ? new URL(location) : location, 'utf8'), 'after the crash\n', 'with its own inputs');
+  t.same(await fs.readdir(journalDir(stateStore)), [], 'and the journal is empty');
+});
