@@ -1,5 +1,3 @@
-import { createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import type { UploadedFile } from '../../generated/operations.js';
 import type { Staging } from '../backend/staging.js';
@@ -49,9 +47,9 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
       for await (const part of parts) {
         if (part.type === 'file') {
           const { name, path } = await stage.attachmentPath(part.filename);
-          await pipeline(part.file, stage.keeper(path, JOURNAL_MAX_BYTES), createWriteStream(path, { flags: 'wx' }));
+          const size = await stage.receive(path, part.file, JOURNAL_MAX_BYTES);
           if (part.file.truncated) throw new PayloadTooLargeError(`workflow_attachment '${name}' is larger than ${limits.maxAttachmentBytes} bytes.`);
-          files.push({ filename: name, path, size: part.file.bytesRead });
+          files.push({ filename: name, path, size });
         } else {
           if (part.valueTruncated) throw new PayloadTooLargeError(`Form field '${part.fieldname}' is larger than ${limits.maxFieldBytes} bytes.`);
           const value = part.value;

@@ -59,23 +59,28 @@ const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
+/** A local file header or an end of central directory (an empty zip). */
+function isZipSignature(sig: number): boolean {
+  return sig === 0x04034b50 || sig === 0x06054b50;
+}
+
 /**
  * Whether a staged workflow file is a zip bundle: its name ends in `.zip`, or
  * it starts with a zip signature (a fetched URL need not end in `.zip`; no
  * workflow language's source starts with those bytes). Python zip
  * applications (`.pyz`) run as they are and are not unpacked.
  */
-export async function isZipBundle(file: string): Promise<boolean> {
+export async function isZipBundle(file: string, head?: Buffer): Promise<boolean> {
   if (/\.zip$/i.test(file)) return true;
   if (/\.pyzw?$/i.test(file)) return false;
+  if (head) return head.length >= 4 && isZipSignature(head.readUInt32LE(0));
   let handle: FileHandle | undefined;
   try {
     handle = await fs.open(file, 'r');
     const head = Buffer.alloc(4);
     const { bytesRead } = await handle.read(head, 0, 4, 0);
     if (bytesRead < 4) return false;
-    const sig = head.readUInt32LE(0);
-    return sig === 0x04034b50 || sig === 0x06054b50;
+    return isZipSignature(head.readUInt32LE(0));
   } catch {
     return false;
   } finally {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
 import { syncDir, syncDirShared, syncFile } from '../util/atomic-file.js';
 import { errnoCode, MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
 
@@ -33,7 +33,11 @@ export class Staging {
     const dir = path.join(stagingRoot(workDir), `${Date.now()}-${randomBytes(8).toString('hex')}`);
     const executionDir = path.join(dir, 'execution');
     try {
-      await fs.mkdir(executionDir, { recursive: true });
+      await fs.mkdir(dir).catch(async (err: unknown) => {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+        await fs.mkdir(dir, { recursive: true });
+      });
+      await fs.mkdir(executionDir);
     } catch (err) {
       throw await unmaskMkdirError(err);
     }
@@ -70,27 +74,52 @@ export class Staging {
   }
 
   /**
-   * A pass-through for a stream being written to `file` that keeps a copy
-   * of it, as long as the copies of the whole submission stay within
-   * `maxBytes` (past that, all are dropped: see `contents`).
+   * Writes a stream into a new file of the submission (`wx`), keeping a copy
+   * while the copies of the whole submission stay within `maxKeep` bytes
+   * (past that, all are dropped: see `contents`). A small file is written in
+   * one call once it has all arrived; a bigger one is written as it comes,
+   * in batches of what arrived during the previous write. Returns its size.
    */
-  keeper(file: string, maxBytes: number): Transform {
-    const chunks: Buffer[] = [];
-    this.kept.set(file, chunks);
-    return new Transform({
-      transform: (chunk: Buffer, _enc, done) => {
+  async receive(file: string, source: AsyncIterable<Buffer>, maxKeep: number): Promise<number> {
+    const copy: Buffer[] = [];
+    this.kept.set(file, copy);
+    let handle: FileHandle | undefined;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let size = 0;
+    try {
+      for await (const chunk of source) {
+        size += chunk.length;
         if (!this.overBudget) {
           this.keptBytes += chunk.length;
-          if (this.keptBytes > maxBytes) {
+          if (this.keptBytes > maxKeep) {
             this.overBudget = true;
             this.kept.clear();
           } else {
-            chunks.push(chunk);
+            copy.push(chunk);
           }
         }
-        done(null, chunk);
-      },
-    });
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= WRITE_BATCH_BYTES) {
+          handle ??= await fs.open(file, 'wx');
+          await writeAll(handle, pending);
+          pending = [];
+          pendingBytes = 0;
+        }
+      }
+      if (handle) await writeAll(handle, pending);
+      else await fs.writeFile(file, pending.length === 1 ? pending[0]! : Buffer.concat(pending), { flag: 'wx' });
+    } finally {
+      await handle?.close();
+    }
+    return size;
+  }
+
+  /** The first `n` bytes of a file written through `receive` or `writeKept`, when a copy is kept. */
+  keptHead(file: string, n: number): Buffer | undefined {
+    const chunks = this.kept.get(file);
+    return chunks ? Buffer.concat(chunks).subarray(0, n) : undefined;
   }
 
   /** Writes a new file in the submission and keeps a copy of it. */
@@ -179,6 +208,22 @@ export class Staging {
   async discard(): Promise<void> {
     this.discarded = true;
     await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Files bigger than this are written as they arrive rather than in one call at the end. */
+const WRITE_BATCH_BYTES = 256 * 1024;
+
+/** Writes every byte of `chunks` at the handle's position (writev may write less than asked). */
+async function writeAll(handle: FileHandle, chunks: Buffer[]): Promise<void> {
+  let rest = chunks.filter((c) => c.length > 0);
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev(rest);
+    while (rest.length > 0 && bytesWritten >= rest[0]!.length) {
+      bytesWritten -= rest[0]!.length;
+      rest.shift();
+    }
+    if (rest.length > 0 && bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
   }
 }
 

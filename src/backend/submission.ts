@@ -97,7 +97,7 @@ export async function acceptSubmission(
   let runParams = params;
   let userOptions = requestOptions;
   const staged = path.join(staging.executionDir, workflow);
-  if (await isZipBundle(staged)) {
+  if (await isZipBundle(staged, staging.keptHead(staged, 4))) {
     // Toil's workflow.zip: the request's params and options override the bundle's, key by key.
     const bundle = await openBundle(staged, staging.executionDir, type, policy);
     workflow = bundle.workflow;

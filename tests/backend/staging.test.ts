@@ -1,15 +1,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
 import t from 'tap';
 import { Staging } from '../../src/backend/staging.js';
 import { tempDir } from '../helper.js';
 
 async function streamInto(stage: Staging, name: string, data: Buffer, max: number): Promise<void> {
   const { path: file } = await stage.attachmentPath(name);
-  await pipeline(Readable.from([data.subarray(0, 5), data.subarray(5)]), stage.keeper(file, max), createWriteStream(file, { flags: 'wx' }));
+  t.equal(await stage.receive(file, Readable.from([data.subarray(0, 5), data.subarray(5)]), max), data.length);
 }
 
 t.test('contents: every file and folder of a submission, kept copies or read back', async (t) => {
@@ -42,4 +41,15 @@ t.test('contents: null when the submission is too big to hold, in bytes or in fi
   for (let i = 0; i < 4; i++) await fs.writeFile(path.join(many.executionDir, `f${i}`), 'x');
   t.equal(await many.contents(1000, 3), null, 'more files than allowed');
   t.ok(await many.contents(1000, 4), 'as many as allowed');
+});
+
+t.test('receive: a big file is written as it arrives, byte for byte', async (t) => {
+  const stage = await Staging.create(await tempDir(t));
+  const data = randomBytes(3 * 1024 * 1024 + 123);
+  const chunks = Array.from({ length: Math.ceil(data.length / 65536) }, (_, i) => data.subarray(i * 65536, (i + 1) * 65536));
+  const { path: file } = await stage.attachmentPath('big.bin');
+  t.equal(await stage.receive(file, Readable.from(chunks), 1024), data.length);
+  t.ok((await fs.readFile(file)).equals(data), 'the same bytes');
+  t.equal(await stage.contents(1024, 10), null, 'too big to keep');
+  await t.rejects(stage.receive(file, Readable.from([Buffer.from('x')]), 1024), { code: 'EEXIST' }, 'never replaces a file');
 });
