@@ -17,7 +17,11 @@ export interface SupervisorTaskRunnerOptions extends QueueingRunnerOptions {
   sweepMs?: number;
   /** Keep a supervisor started ahead of the next run (default true). */
   standby?: boolean;
+  /** After a standby takes a run, how long the next one waits to start (default 500 ms); see `replaceStandby`. */
+  standbyDelayMs?: number;
 }
+
+const DEFAULT_STANDBY_DELAY_MS = 500;
 
 /** How to start `ferry run-task`: the compiled CLI when built, else the TypeScript source through tsx (looked up once). */
 const supervisorCommand = ((): (() => string[]) => {
@@ -58,6 +62,7 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
   private readonly waiters = new Map<string, () => void>();
   private sweeper: NodeJS.Timeout | null = null;
   private standby: ChildProcess | null = null;
+  private standbyTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: SupervisorTaskRunnerOptions) {
     super(options);
@@ -104,12 +109,35 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
   }
 
   /**
+   * Starts the standby that replaces one that was used. Starting and loading
+   * a supervisor takes a few hundred milliseconds of CPU, which, spent as the
+   * run is handed over, competes with that run's own start (its supervisor's
+   * setup and its engine's start-up) and slows it. So the next standby starts
+   * at once only when runs are waiting for a slot (they need it now);
+   * otherwise `standbyDelayMs` after the hand-over, past that burst. A run
+   * submitted before then starts on a supervisor of its own, as without a
+   * standby.
+   */
+  private replaceStandby(): void {
+    if (this.closed || this.options.standby === false || this.standby !== null) return;
+    if (this.queueLength > 0) {
+      this.spawnStandby();
+      return;
+    }
+    if (this.standbyTimer !== null) return;
+    this.standbyTimer = setTimeout(() => this.spawnStandby(), this.options.standbyDelayMs ?? DEFAULT_STANDBY_DELAY_MS);
+    this.standbyTimer.unref();
+  }
+
+  /**
    * Starts a supervisor ahead of its run (`ferry run-task --standby`), so the
    * next run starts without waiting for a process to start and load. It
    * waits for a run id on its stdin and exits when that closes unused.
    */
   private spawnStandby(): void {
-    if (this.closed || this.options.standby === false) return;
+    if (this.standbyTimer !== null) clearTimeout(this.standbyTimer);
+    this.standbyTimer = null;
+    if (this.closed || this.options.standby === false || this.standby !== null) return;
     const [exec, ...args] = supervisorCommand();
     const child = spawn(exec!, [...args, 'run-task', '--standby', ...this.supervisorFlags()], {
       detached: true,
@@ -133,8 +161,7 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     const handOver = ready !== null && ready.exitCode === null && ready.signalCode === null && ready.pid !== undefined && ready.stdin?.writable === true;
     const child = handOver ? ready : await this.spawnSupervisor(runId);
     if (handOver) child.stdin!.end(`${runId}\n`);
-    // The next run gets a supervisor of its own, started now.
-    this.spawnStandby();
+    this.replaceStandby();
     const pid = child.pid;
     if (pid === undefined) throw new Error('the supervisor could not be started');
     this.pids.set(runId, pid);
@@ -258,6 +285,8 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     // An unused standby sees its stdin close and exits.
     this.standby?.stdin?.end();
     this.standby = null;
+    if (this.standbyTimer !== null) clearTimeout(this.standbyTimer);
+    this.standbyTimer = null;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     this.drainQueue();

@@ -101,13 +101,14 @@ export class WorkflowTask {
     const wf = this.workflow;
     try {
       if (this.shuttingDown) throw new Error(this.shutdownReason);
-      const initialized = await wf.stateMachine.sendInitialize();
+      // The run's record is only read: that goes side by side with writing INITIALIZING.
+      const [initialized, ctx] = await Promise.all([wf.stateMachine.sendInitialize(), wf.context()]);
       if (initialized !== 'INITIALIZING') return await this.stopBeforeStart(initialized);
-      const [, ctx] = await Promise.all([wf.set(RunKeys.startTime, wesTime(new Date())), wf.context()]);
       if (this.shuttingDown) throw new Error(this.shutdownReason);
       const command = this.engine.buildCommand(ctx);
       // Independent writes, side by side: each is durable on its own.
       await Promise.all([
+        wf.set(RunKeys.startTime, wesTime(new Date())),
         wf.set(RunKeys.cmd, JSON.stringify(command.argv)),
         wf.set(RunKeys.jobStore, ctx.jobStorePath),
         fs.mkdir(ctx.outputsDir, { recursive: true }),
@@ -122,13 +123,16 @@ export class WorkflowTask {
       if (this.cancelRequested) return await this.finishCanceled(null);
 
       const exitCode = await this.spawnEngine(ctx, command);
-      const [, explanation] = await Promise.all([
+      const endTime = wesTime(new Date());
+      // Side by side: the exit code and end time (independent keys, each durable on its own),
+      // the engine's own after-exit step, and the reaping of whatever the engine left running.
+      const [, explanation] = await settleAll([
         this.record('exit code', () => wf.set(RunKeys.exitCode, String(exitCode))),
         this.engine.afterExit?.(ctx, exitCode).catch(() => undefined),
-      ]);
+        this.reapStragglers(),
+        this.record('end time', () => wf.set(RunKeys.endTime, endTime)),
+      ] as const);
       if (explanation && exitCode !== 0) await this.record('system log', () => wf.addSystemLog(explanation));
-      await this.reapStragglers();
-      await this.record('end time', () => wf.set(RunKeys.endTime, wesTime(new Date())));
 
       if (this.shuttingDown) {
         await this.record('system log', () => wf.addSystemLog(this.shutdownReason));
@@ -370,6 +374,17 @@ export async function killRunProcesses(runId: string, runDir: string, pgid: numb
 export function findRunProcesses(runId: string, runDir: string): Promise<number[]> {
   const inside = runDir.endsWith(path.sep) ? runDir : runDir + path.sep;
   return findProcessesByEnv([`${RUN_MARKER_ENV}=${runId}`], [`TMPDIR=${inside}`, `HOME=${inside}`]);
+}
+
+/**
+ * Like Promise.all, but waits for every promise to settle before rejecting
+ * (with the first failure), so nothing is still running behind the caller's back.
+ */
+async function settleAll<T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
