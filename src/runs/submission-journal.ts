@@ -12,8 +12,13 @@ import { isRunId, type LocalStateStore } from './state-store.js';
 export const JOURNAL_MAX_BYTES = 1024 * 1024;
 /** Likewise submissions of more files than this. */
 export const JOURNAL_MAX_FILES = 64;
-/** How long an entry waits, at most, before the file systems are synced and it is dropped. */
-const CHECKPOINT_INTERVAL_MS = 1000;
+/**
+ * How long entries gather before the file systems are synced and they are
+ * dropped. By then the kernel has written most of it back on its own (dirty
+ * pages are written within 30 s by default), so the sync costs little and
+ * does not compete with the runs' engines for the disk.
+ */
+const CHECKPOINT_INTERVAL_MS = 30_000;
 
 /**
  * What it takes to make a run again: the run folder's files (paths relative
@@ -40,7 +45,7 @@ export interface JournalEntry {
  * next start, rewrites what is missing or differs.
  *
  * Entries are dropped once the file systems holding the runs and the store
- * have been synced (`sync --file-system`, every second or so while there are
+ * have been synced (`sync --file-system`, every 30 s while there are
  * entries), after which the run's own files are durable.
  */
 export class SubmissionJournal {
