@@ -80,6 +80,13 @@ const DEFAULT_LEFTOVER_GRACE_MS = 60_000;
  */
 const OWNERLESS_GRACE_MS = 5_000;
 const MAX_NAME_LENGTH = 100;
+/** How often, at most, a process looks for leftovers in one locks folder. */
+const SWEEP_EVERY_MS = 10_000;
+/** How many locks folders those two remember. */
+const REMEMBERED_DIRS = 4096;
+/** Locks folders this process has made (or found), and when it last swept each. */
+const madeLockDirs = new Set<string>();
+const lastSweep = new Map<string, number>();
 const LEFTOVER_RE = /^(.*\.lock)\.(stage|stale|free)-[A-Za-z0-9_-]+$/;
 
 /**
@@ -136,7 +143,12 @@ async function acquire(baseDir: string, name: string, opts: GlobalMutexOptions):
   const maxDelay = Math.max(minDelay, opts.maxDelayMs ?? 100);
   const locksDir = path.join(baseDir, '.locks');
   const lockPath = path.join(locksDir, `${lockNameFor(name)}.lock`);
-  await mkdir(locksDir, { recursive: true });
+  if (!madeLockDirs.has(locksDir)) {
+    await mkdir(locksDir, { recursive: true });
+    // One folder per run's store: forget them all now and then rather than keep every one.
+    if (madeLockDirs.size >= REMEMBERED_DIRS) madeLockDirs.clear();
+    madeLockDirs.add(locksDir);
+  }
 
   const me: LockOwner = {
     pid: process.pid,
@@ -150,8 +162,14 @@ async function acquire(baseDir: string, name: string, opts: GlobalMutexOptions):
   let holder = 'unknown';
 
   for (;;) {
-    if (await tryCreate(lockPath, me)) {
-      await sweepLeftovers(locksDir, opts.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS).catch(() => undefined);
+    if (await tryCreate(lockPath, me, locksDir)) {
+      const grace = opts.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS;
+      // Leftovers wait out a grace period anyway: looking for them now and then is enough.
+      if (Date.now() - (lastSweep.get(locksDir) ?? 0) >= Math.min(grace, SWEEP_EVERY_MS)) {
+        if (lastSweep.size >= REMEMBERED_DIRS) lastSweep.clear();
+        lastSweep.set(locksDir, Date.now());
+        await sweepLeftovers(locksDir, grace).catch(() => undefined);
+      }
       return { lockPath, token: me.token };
     }
     const state = await inspect(lockPath);
@@ -172,22 +190,26 @@ async function acquire(baseDir: string, name: string, opts: GlobalMutexOptions):
 }
 
 /** Try to take the lock in one atomic step; false when someone holds it. */
-async function tryCreate(lockPath: string, me: LockOwner): Promise<boolean> {
+async function tryCreate(lockPath: string, me: LockOwner, locksDir: string): Promise<boolean> {
   const stage = `${lockPath}.stage-${process.pid}-${randomToken()}`;
-  await mkdir(stage);
+  await mkdir(stage).catch(async (err: unknown) => {
+    // The locks folder went away since we made it: make it again.
+    if (errCode(err) !== 'ENOENT') throw err;
+    await mkdir(locksDir, { recursive: true });
+    await mkdir(stage);
+  });
   try {
     await writeFile(path.join(stage, 'owner'), `${JSON.stringify(me)}\n`);
     await rename(stage, lockPath);
     return true;
   } catch (err) {
+    await rm(stage, { recursive: true, force: true }).catch(() => undefined);
     // ENOTEMPTY/EEXIST: a lock is in place. ENOTDIR: something else is in
     // the way, which inspect() treats as an ownerless lock. ENOENT: our stage
     // was swept from under us (we were stalled for a minute); just retry.
     const code = errCode(err);
     if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'ENOENT') return false;
     throw err;
-  } finally {
-    await rm(stage, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

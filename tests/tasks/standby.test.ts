@@ -46,7 +46,9 @@ t.test('a run is driven by the supervisor started ahead of it; an unused one lea
   t.equal(await waitForState(t, app, runId), 'COMPLETE');
   const owner = await app.ferry.store.get(runId, TASK_KEY);
   t.equal(Number(owner?.split(':')[2]), ready, 'the waiting supervisor drove the run');
-  t.match(await fs.readFile(path.join(workDir, runId, 'supervisor.log'), 'utf8'), /run finished/, 'and logged to the run\'s supervisor.log');
+  // The supervisor logs the end just after recording it.
+  const logged = await until(() => fs.readFile(path.join(workDir, runId, 'supervisor.log'), 'utf8'), (text) => /run finished/.test(text));
+  t.match(logged, /run finished/, 'and logged to the run\'s supervisor.log');
   const next = await until(() => standbys(workDir), (p) => p.length === 1 && p[0] !== ready);
   t.equal(next.length, 1, 'another one waits for the run after');
   t.not(next[0], ready);
