@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
-import { syncDir, syncDirShared, syncFile } from '../util/atomic-file.js';
+import { inFolder, syncDir, syncDirShared, syncFile } from '../util/atomic-file.js';
 import { errnoCode, MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
 
 const MAX_NAME_BYTES = 4096;
@@ -33,10 +33,7 @@ export class Staging {
     const dir = path.join(stagingRoot(workDir), `${Date.now()}-${randomBytes(8).toString('hex')}`);
     const executionDir = path.join(dir, 'execution');
     try {
-      await fs.mkdir(dir).catch(async (err: unknown) => {
-        if (errnoCode(err) !== 'ENOENT') throw err;
-        await fs.mkdir(dir, { recursive: true });
-      });
+      await inFolder(stagingRoot(workDir), () => fs.mkdir(dir));
       await fs.mkdir(executionDir);
     } catch (err) {
       throw await unmaskMkdirError(err);
@@ -119,7 +116,7 @@ export class Staging {
   /** The first `n` bytes of a file written through `receive` or `writeKept`, when a copy is kept. */
   keptHead(file: string, n: number): Buffer | undefined {
     const chunks = this.kept.get(file);
-    return chunks ? Buffer.concat(chunks).subarray(0, n) : undefined;
+    return chunks ? Buffer.concat(chunks, Math.min(n, chunks.reduce((a, c) => a + c.length, 0))) : undefined;
   }
 
   /** Writes a new file in the submission and keeps a copy of it. */

@@ -196,26 +196,21 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
         [RunKeys.serverId]: this.serverId,
         [RunKeys.submittedAt]: new Date().toISOString(),
       });
-      const { journal, store } = this.deps;
-      const contents = journal && store instanceof LocalStateStore ? await stage.contents(JOURNAL_MAX_BYTES, JOURNAL_MAX_FILES) : null;
-      if (journal && contents && store instanceof LocalStateStore) {
-        // A small submission: written plainly, made durable by one journal entry holding all of it.
-        preparing = store.prepare(runId, record, { durable: false });
-        const [prepared] = await Promise.all([preparing, this.deps.activeRuns.add(runId)]);
+      // A small submission is written plainly and made durable by one journal entry holding all of
+      // it; a bigger one has every file fsynced. Then the two renames in order: the run folder, then
+      // the record (state QUEUED included), which makes the run exist, all at once.
+      const { journal } = this.deps;
+      const contents = journal ? await stage.contents(JOURNAL_MAX_BYTES, JOURNAL_MAX_FILES) : null;
+      preparing = this.prepareRecord(runId, record, contents === null);
+      const [prepared] = await Promise.all([preparing, this.deps.activeRuns.add(runId), contents ? undefined : stage.sync()]);
+      if (journal && contents) {
         const files = Object.fromEntries(Object.entries(contents.files).map(([rel, data]) => [rel, data.toString('base64')]));
         await journal.write({ v: 1, run_id: runId, dirs: contents.dirs, files, record });
         journaled = runId;
-        await stage.moveTo(wf.runDir, false);
-        await prepared.publish();
-        journal.settled(runId);
-      } else {
-        // The durable writes side by side, then the two renames in order: the run folder, then the
-        // record (state QUEUED included), which makes the run exist, all at once.
-        preparing = this.prepareRecord(runId, record);
-        const [, prepared] = await Promise.all([stage.sync(), preparing, this.deps.activeRuns.add(runId)]);
-        await stage.moveTo(wf.runDir);
-        await prepared.publish();
       }
+      await stage.moveTo(wf.runDir, contents === null);
+      await prepared.publish();
+      if (journaled) journal?.settled(journaled);
       await this.deps.index.add(runId, accepted.tags);
       this.deps.taskRunner.run(runId);
       this.deps.logger.info({ run_id: runId, engine: accepted.engine.name }, 'run accepted');
@@ -233,10 +228,13 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     }
   }
 
-  /** The run's first record, written but not yet visible (stores that cannot prepare write it on publish). */
-  private async prepareRecord(runId: string, record: Record<string, string>): Promise<PreparedRecord> {
+  /**
+   * The run's first record, written but not yet visible (stores that cannot prepare write it on
+   * publish); not fsynced when `durable` is false (a journal entry stands for it).
+   */
+  private async prepareRecord(runId: string, record: Record<string, string>, durable: boolean): Promise<PreparedRecord> {
     const { store } = this.deps;
-    if (store instanceof LocalStateStore) return store.prepare(runId, record);
+    if (store instanceof LocalStateStore) return store.prepare(runId, record, { durable });
     return { publish: () => store.create(runId, record), discard: async () => undefined };
   }
 

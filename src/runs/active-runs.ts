@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { inFolder } from '../util/atomic-file.js';
 import { errnoCode } from '../util/errors.js';
 import { isRunId } from './state-store.js';
 
@@ -17,13 +18,7 @@ export class ActiveRuns {
 
   async add(runId: string): Promise<void> {
     const marker = path.join(this.dir, checked(runId));
-    try {
-      await (await fs.open(marker, 'a')).close();
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-      await fs.mkdir(this.dir, { recursive: true });
-      await (await fs.open(marker, 'a')).close();
-    }
+    await inFolder(this.dir, async () => (await fs.open(marker, 'a')).close());
   }
 
   async remove(runId: string): Promise<void> {

@@ -176,7 +176,6 @@ export class RunIndex {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0);
       try {
-        await this.refresh();
         let seq = this.entries[this.entries.length - 1]?.seq ?? 0;
         const seen = new Set<string>();
         const lines: string[] = [];

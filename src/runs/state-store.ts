@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { atomicFileCreate, syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
+import { atomicFileCreate, inFolder, syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
 import { errnoCode } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
@@ -161,11 +161,7 @@ export class LocalStateStore implements StateStore {
     const durable = opts.durable ?? true;
     const tmp = path.join(this.root, `${INCOMPLETE_PREFIX}${runId}.${randomBytes(6).toString('hex')}`);
     const discard = (): Promise<void> => fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    await fs.mkdir(tmp).catch(async (err: unknown) => {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-      await fs.mkdir(this.root, { recursive: true });
-      await fs.mkdir(tmp);
-    });
+    await inFolder(this.root, () => fs.mkdir(tmp));
     try {
       if (durable) {
         await writeFileDurable(path.join(tmp, FIRST_RECORD), JSON.stringify(record));

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
+import { inFolder, syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
 import { errnoCode } from '../util/errors.js';
 import type { ActiveRuns } from './active-runs.js';
 import { isTerminal, type State } from './state-machine.js';
@@ -74,13 +74,8 @@ export class SubmissionJournal {
   /** Writes a run's entry and makes it durable. Once this returns, the run can be rebuilt. */
   async write(entry: JournalEntry): Promise<void> {
     const file = this.file(entry.run_id);
-    try {
-      await writeFileDurable(file, JSON.stringify(entry));
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-      await fs.mkdir(this.dir, { recursive: true });
-      await writeFileDurable(file, JSON.stringify(entry));
-    }
+    const text = JSON.stringify(entry);
+    await inFolder(this.dir, () => writeFileDurable(file, text));
     await syncDirShared(this.dir);
   }
 

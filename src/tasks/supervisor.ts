@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
 import type { FerryConfig } from '../config.js';
@@ -102,27 +100,10 @@ export async function superviseRun(config: FerryConfig, runId: string, logFile?:
  * closed: the server stopped or changed its mind) it exits 0.
  */
 export async function standBy(config: FerryConfig): Promise<number> {
-  const line = firstLine(process.stdin);
-  await warmUp(config);
-  const runId = await line;
+  const runId = await firstLine(process.stdin);
   if (runId === null) return 0;
   if (!isRunId(runId)) return 2;
   return superviseRun(config, runId, path.join(config.workDir, runId, 'supervisor.log'));
-}
-
-/**
- * What a run's first steps would otherwise pay for on the spot, done while
- * waiting for it: the thread pool's threads (started on first use), the
- * crypto library (lock and temp-file names), this process's identity.
- */
-async function warmUp(config: FerryConfig): Promise<void> {
-  try {
-    processIdentity();
-    randomBytes(8);
-    await fs.stat(config.stateStore);
-  } catch {
-    // Only a head start: anything that fails here fails again, and is reported, in the run.
-  }
 }
 
 /** The first line of a stream (null if it ends first); the stream is let go afterwards. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 
@@ -131,4 +131,20 @@ export function syncDirShared(dir: string): Promise<void> {
     return start();
   });
   return slot.queued;
+}
+
+/**
+ * Runs `fn`, which creates something inside `dir`; if it fails because `dir`
+ * does not exist (ENOENT), makes `dir` (and its parents) and runs it again.
+ * For writes into a folder that almost always exists, which then cost no
+ * mkdir on every call.
+ */
+export async function inFolder<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dir, { recursive: true });
+    return fn();
+  }
 }

@@ -26,6 +26,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
+import { inFolder } from './atomic-file.js';
 
 /** Options for {@link withGlobalMutex}. */
 export interface GlobalMutexOptions {
@@ -82,11 +83,9 @@ const OWNERLESS_GRACE_MS = 5_000;
 const MAX_NAME_LENGTH = 100;
 /** How often, at most, a process looks for leftovers in one locks folder. */
 const SWEEP_EVERY_MS = 10_000;
-/** How many locks folders those two remember. */
-const REMEMBERED_DIRS = 4096;
-/** Locks folders this process has made (or found), and when it last swept each. */
-const madeLockDirs = new Set<string>();
+/** When this process last swept each locks folder (at most this many remembered). */
 const lastSweep = new Map<string, number>();
+const REMEMBERED_SWEEPS = 4096;
 const LEFTOVER_RE = /^(.*\.lock)\.(stage|stale|free)-[A-Za-z0-9_-]+$/;
 
 /**
@@ -143,12 +142,6 @@ async function acquire(baseDir: string, name: string, opts: GlobalMutexOptions):
   const maxDelay = Math.max(minDelay, opts.maxDelayMs ?? 100);
   const locksDir = path.join(baseDir, '.locks');
   const lockPath = path.join(locksDir, `${lockNameFor(name)}.lock`);
-  if (!madeLockDirs.has(locksDir)) {
-    await mkdir(locksDir, { recursive: true });
-    // One folder per run's store: forget them all now and then rather than keep every one.
-    if (madeLockDirs.size >= REMEMBERED_DIRS) madeLockDirs.clear();
-    madeLockDirs.add(locksDir);
-  }
 
   const me: LockOwner = {
     pid: process.pid,
@@ -166,7 +159,7 @@ async function acquire(baseDir: string, name: string, opts: GlobalMutexOptions):
       const grace = opts.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS;
       // Leftovers wait out a grace period anyway: looking for them now and then is enough.
       if (Date.now() - (lastSweep.get(locksDir) ?? 0) >= Math.min(grace, SWEEP_EVERY_MS)) {
-        if (lastSweep.size >= REMEMBERED_DIRS) lastSweep.clear();
+        if (lastSweep.size >= REMEMBERED_SWEEPS) lastSweep.clear();
         lastSweep.set(locksDir, Date.now());
         await sweepLeftovers(locksDir, grace).catch(() => undefined);
       }
@@ -192,12 +185,8 @@ async function acquire(baseDir: string, name: string, opts: GlobalMutexOptions):
 /** Try to take the lock in one atomic step; false when someone holds it. */
 async function tryCreate(lockPath: string, me: LockOwner, locksDir: string): Promise<boolean> {
   const stage = `${lockPath}.stage-${process.pid}-${randomToken()}`;
-  await mkdir(stage).catch(async (err: unknown) => {
-    // The locks folder went away since we made it: make it again.
-    if (errCode(err) !== 'ENOENT') throw err;
-    await mkdir(locksDir, { recursive: true });
-    await mkdir(stage);
-  });
+  // The locks folder is made the first time (or again, should it have gone).
+  await inFolder(locksDir, () => mkdir(stage));
   try {
     await writeFile(path.join(stage, 'owner'), `${JSON.stringify(me)}\n`);
     await rename(stage, lockPath);

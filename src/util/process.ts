@@ -60,9 +60,6 @@ export async function isIdentityAlive(identity: string): Promise<boolean> {
   return (await processStartTime(pid)) === start;
 }
 
-/** How many processes' environments findProcessesByEnv reads between two turns of the event loop. */
-const ENVIRON_SLICE = 64;
-
 /**
  * Pids of every process whose environment matches: holds one of `exact`
  * (`NAME=value`) entries, or one starting with one of `prefixes`
@@ -80,23 +77,21 @@ export async function findProcessesByEnv(exact: readonly string[], prefixes: rea
   } catch {
     return [];
   }
-  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pid !== process.pid && pid !== 1);
   const found: number[] = [];
-  // /proc is in memory: a synchronous read is a few microseconds, where each
-  // asynchronous one is several round trips through the thread pool. Read in
-  // slices, yielding to the event loop between them.
-  for (let at = 0; at < pids.length; at += ENVIRON_SLICE) {
-    if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    for (const pid of pids.slice(at, at + ENVIRON_SLICE)) {
+  await Promise.all(
+    entries.map(async (entry) => {
+      if (!/^\d+$/.test(entry)) return;
+      const pid = Number(entry);
+      if (pid === process.pid || pid === 1) return;
       let env: Buffer;
       try {
-        env = readFileSync(`/proc/${pid}/environ`);
+        env = await fs.readFile(`/proc/${pid}/environ`);
       } catch {
-        continue; // gone already, or not ours to read
+        return; // gone already, or not ours to read
       }
       if (matchesEnv(env, exacts, starts)) found.push(pid);
-    }
-  }
+    }),
+  );
   return found;
 }
 

@@ -27,13 +27,14 @@ async function listing(t: Test, app: FastifyInstance): Promise<unknown> {
   return res.json();
 }
 
-/** What a refused submission must not have touched: the run folders, the store's runs, the staging area. */
-async function footprint(workDir: string): Promise<{ runs: string[]; stored: string[]; staging: string[] }> {
+/** What a refused submission must not have touched: the run folders, the store's runs and journal, the staging area. */
+async function footprint(workDir: string): Promise<{ runs: string[]; stored: string[]; journal: string[]; staging: string[] }> {
   const top = await fs.readdir(workDir);
   const stored = await fs.readdir(path.join(workDir, 'state_store')).catch(() => [] as string[]);
   return {
     runs: top.filter((e) => e.startsWith('run-')).sort(),
     stored: stored.filter((e) => e.startsWith('run-')).sort(),
+    journal: await fs.readdir(path.join(workDir, 'state_store', '.journal')).catch(() => [] as string[]),
     staging: await listTree(path.join(workDir, '.staging')),
   };
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { ActiveRuns } from '../../src/runs/active-runs.js';
+import { Staging } from '../../src/backend/staging.js';
 import { LocalStateStore } from '../../src/runs/state-store.js';
 import type { TaskRunner } from '../../src/tasks/task-runner.js';
 import { journalDir, recoverJournal, SubmissionJournal, type JournalEntry } from '../../src/runs/submission-journal.js';
@@ -146,4 +147,30 @@ t.test('a submission acknowledged before a machine crash survives it', async (t)
   const location = log.outputs.output?.location ?? '';
   t.equal(await fs.readFile(location.startsWith('file://') ? new URL(location) : location, 'utf8'), 'after the crash\n', 'with its own inputs');
   t.same(await fs.readdir(journalDir(stateStore)), [], 'and the journal is empty');
+});
+
+t.test('a submission that fails after its entry is written withdraws it and leaves nothing', async (t) => {
+  const dir = await tempDir(t);
+  const workDir = path.join(dir, 'work');
+  const stateStore = path.join(dir, 'store');
+  const app = await buildTestApp(t, { workDir, stateStore }, { journalCheckpointMs: 3_600_000 });
+  const fields = { workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'echo.cwl', workflow_params: '{"message":"x"}' };
+  const files = [{ filename: 'echo.cwl', content: await fs.readFile(path.join(workflowsDir, 'echo', 'echo.cwl')) }];
+  // The run folder cannot be put in place (the disk failed between the entry and the rename).
+  const moveTo = Staging.prototype.moveTo;
+  Staging.prototype.moveTo = async () => {
+    throw Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' });
+  };
+  t.teardown(() => {
+    Staging.prototype.moveTo = moveTo;
+  });
+  const res = await submit(t, app, fields, files);
+  Staging.prototype.moveTo = moveTo;
+  t.equal(res.statusCode, 500);
+  t.same(await fs.readdir(journalDir(stateStore)), [], 'the entry is withdrawn: a restart will not bring the submission back');
+  t.same((await fs.readdir(workDir)).filter((n) => n.startsWith('run-')), [], 'no run folder');
+  t.same((await fs.readdir(stateStore)).filter((n) => n.startsWith('run-')), [], 'no record');
+  t.same(await new ActiveRuns(stateStore).list(), [], 'no active marker');
+  const listed = (await call(t, app, { method: 'GET', url: '/ga4gh/wes/v1/runs' })).json() as { runs: unknown[] };
+  t.same(listed.runs, [], 'and no run listed');
 });
