@@ -34,7 +34,8 @@ async function footprint(workDir: string): Promise<{ runs: string[]; stored: str
   return {
     runs: top.filter((e) => e.startsWith('run-')).sort(),
     stored: stored.filter((e) => e.startsWith('run-')).sort(),
-    journal: await fs.readdir(path.join(workDir, 'state_store', '.journal')).catch(() => [] as string[]),
+    // Entries of accepted runs come and go with checkpoints; one naming no stored run is a leftover.
+    journal: (await fs.readdir(path.join(workDir, 'state_store', '.journal')).catch(() => [] as string[])).filter((e) => !stored.includes(e.replace(/\.json$/, ''))),
     staging: await listTree(path.join(workDir, '.staging')),
   };
 }
