@@ -9,6 +9,7 @@ import type { FerryConfig } from './config.js';
 import { MalformedRequestError } from './util/errors.js';
 import { errorHandler } from './api/errors.js';
 import { ferryVersion } from './api/spec.js';
+import { relativeRunLinks, serveLogFile } from './api/log-files.js';
 import { createWesApi } from './api/wes-api.js';
 import { stagingRoot } from './backend/staging.js';
 import { ToilBackend } from './backend/toil-backend.js';
@@ -51,14 +52,11 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
 
   const store = parts.store ?? new LocalStateStore(config.stateStore);
   // Likewise run records whose creation a crash cut short.
-  if (store instanceof LocalStateStore) await store.sweepIncomplete();
+  await store.sweepIncomplete();
   const activeRuns = new ActiveRuns(config.stateStore);
   // Small submissions are made durable by the journal; what a machine crash lost of them is rebuilt first.
-  let journal: SubmissionJournal | undefined;
-  if (store instanceof LocalStateStore) {
-    await recoverJournal({ stateStore: config.stateStore, workDir: config.workDir, store, activeRuns, logger });
-    journal = new SubmissionJournal(config.stateStore, [config.workDir, config.stateStore], logger, parts.journalCheckpointMs);
-  }
+  await recoverJournal({ stateStore: config.stateStore, workDir: config.workDir, store, activeRuns, logger });
+  const journal = new SubmissionJournal(config.stateStore, [config.workDir, config.stateStore], logger, parts.journalCheckpointMs);
   const engines = parts.engines ?? (await defaultEngineRegistry());
   const index = await RunIndex.open(runIndexFile(config.stateStore), store, async (runId) => {
     const request = await new ToilWorkflow(config.workDir, store, runId).readRequest();
@@ -76,7 +74,12 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
       taskRunner = supervisors;
     }
   }
-  const backend = new ToilBackend({ config, store, index, activeRuns, engines, taskRunner, journal, logger, version: ferryVersion() });
+  const backend = new ToilBackend({
+    config, store, index, activeRuns, engines, taskRunner, journal, logger,
+    version: ferryVersion(),
+    links: relativeRunLinks,
+    serveLogFile,
+  });
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -136,7 +139,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   });
   app.decorate('ferry', { backend, api, taskRunner, store, config });
   app.addHook('onClose', async () => {
-    await journal?.close().catch((err: unknown) => logger.warn({ err }, 'could not checkpoint the submission journal'));
+    await journal.close().catch((err: unknown) => logger.warn({ err }, 'could not checkpoint the submission journal'));
     await taskRunner.close();
   });
   return app;

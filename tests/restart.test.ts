@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { TASK_KEY } from '../src/tasks/supervisor.js';
-import { findRunProcesses, RESERVE_FILE } from '../src/tasks/workflow-task.js';
+import { findRunProcesses } from '../src/tasks/run-processes.js';
+import { RESERVE_FILE } from '../src/tasks/workflow-task.js';
 import { buildTestApp, call, killAllRuns, multipart, tempDir, waitForEngine, waitForState, workflowsDir } from './helper.js';
 
 // Runs are driven by detached supervisors: they outlive the server that

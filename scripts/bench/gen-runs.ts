@@ -66,7 +66,6 @@ async function makeRun(workDir: string, store: LocalStateStore, active: ActiveRu
   await wf.set('task', `bench:boot:2:2`);
   await wf.set(RunKeys.startTime, wesTime(start));
   await wf.set(RunKeys.cmd, JSON.stringify(['cwltool', '--no-container', '--outdir=' + wf.outputsDir, `${wf.executionDir}/echo.cwl`, wf.inputsPath]));
-  await wf.set(RunKeys.jobStore, wf.defaultJobStore);
   const outcome = i % 20 === 7 ? 'EXECUTOR_ERROR' : i % 50 === 13 ? 'CANCELED' : 'COMPLETE';
   await wf.set(RunKeys.exitCode, outcome === 'EXECUTOR_ERROR' ? '1' : '0');
   await wf.set(RunKeys.endTime, wesTime(end));

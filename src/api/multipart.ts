@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { UploadedFile } from '../../generated/operations.js';
 import type { Staging } from '../backend/staging.js';
-import { JOURNAL_MAX_BYTES } from '../runs/submission-journal.js';
 import { MalformedRequestError, PayloadTooLargeError, storageError, WesError, unmaskMkdirError } from '../util/errors.js';
 
 export interface MultipartLimits {
@@ -47,7 +46,7 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
       for await (const part of parts) {
         if (part.type === 'file') {
           const { name, path } = await stage.attachmentPath(part.filename);
-          const size = await stage.receive(path, part.file, JOURNAL_MAX_BYTES);
+          const size = await stage.receive(path, part.file);
           if (part.file.truncated) throw new PayloadTooLargeError(`workflow_attachment '${name}' is larger than ${limits.maxAttachmentBytes} bytes.`);
           files.push({ filename: name, path, size });
         } else {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
+import { JOURNAL_MAX_BYTES } from '../runs/submission-journal.js';
 import { inFolder, syncDir, syncDirShared, syncFile } from '../util/atomic-file.js';
 import { errnoCode, MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
 
@@ -73,11 +74,12 @@ export class Staging {
   /**
    * Writes a stream into a new file of the submission (`wx`), keeping a copy
    * while the copies of the whole submission stay within `maxKeep` bytes
+   * (by default what one journal entry may hold)
    * (past that, all are dropped: see `contents`). A small file is written in
    * one call once it has all arrived; a bigger one is written as it comes,
    * in batches of what arrived during the previous write. Returns its size.
    */
-  async receive(file: string, source: AsyncIterable<Buffer>, maxKeep: number): Promise<number> {
+  async receive(file: string, source: AsyncIterable<Buffer>, maxKeep = JOURNAL_MAX_BYTES): Promise<number> {
     const copy: Buffer[] = [];
     this.kept.set(file, copy);
     let handle: FileHandle | undefined;

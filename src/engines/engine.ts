@@ -22,11 +22,8 @@ export interface RunContext {
   inputsPath: string;
   stdoutPath: string;
   stderrPath: string;
-  /** Scratch space for the engine, inside the run. */
+  /** Scratch space for the engine, inside the run; removed once the run is over. */
   tmpDir: string;
-  /** Toil's `--writeMessages` log. */
-  busPath: string;
-  jobStorePath: string;
   /** Server defaults, then the user's (policed) options: later ones win. */
   options: EngineOption[];
 }
@@ -35,6 +32,8 @@ export interface RunContext {
 export interface EngineCommand {
   argv: string[];
   env: Record<string, string>;
+  /** Where the engine keeps its own state of the run (Toil's job store), recorded as the run's `job_store`. */
+  jobStore?: string;
 }
 
 /** What a finished engine produced. */

@@ -1,5 +1,5 @@
 import { MalformedRequestError } from '../util/errors.js';
-import type { EngineOption } from './engine.js';
+import { parseOption, type EngineOption } from './engine.js';
 
 /** How a user-settable option takes its value. */
 export type OptionShape =
@@ -53,4 +53,18 @@ export function checkOption(engine: string, policy: OptionPolicy, option: Engine
   if (shape === 'amount' && !AMOUNT.test(v)) bad(`needs a number or size such as 2G, got '${v}'`);
   if (Array.isArray(shape) && !shape.includes(v)) bad(`must be one of ${shape.join(', ')}, got '${v}'`);
   if (shape === 'value' && (v.includes('/') || v.startsWith('~') || v.includes('..'))) bad('may not name a path');
+}
+
+/**
+ * The server's default options (`--opt [engine:]--flag[=value]`) that apply
+ * to an engine, in order: those without an engine name apply to all.
+ */
+export function serverOptionsFor(configured: readonly string[], engineName: string): EngineOption[] {
+  const out: EngineOption[] = [];
+  for (const raw of configured) {
+    const m = /^([a-z0-9-]+):(--?.*)$/.exec(raw);
+    if (m && m[1] !== engineName) continue;
+    out.push(parseOption(m ? m[2]! : raw));
+  }
+  return out;
 }

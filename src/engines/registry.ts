@@ -1,9 +1,9 @@
 import { VersionNotImplementedError } from '../util/errors.js';
 import { CwltoolEngine } from './cwltool.js';
 import type { Engine } from './engine.js';
-import { ToilCwlEngine } from './toil-cwl.js';
-import { ToilPythonEngine } from './toil-python.js';
-import { ToilWdlEngine } from './toil-wdl.js';
+import { ToilCwlEngine } from './toil/toil-cwl.js';
+import { ToilPythonEngine } from './toil/toil-python.js';
+import { ToilWdlEngine } from './toil/toil-wdl.js';
 
 /**
  * The engines this server offers, per workflow type, with the default one of

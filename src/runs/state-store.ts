@@ -45,6 +45,21 @@ export interface StateStore {
    * either no run or all of them. Fails if the run exists.
    */
   create(runId: string, record: Record<string, string>): Promise<void>;
+  /**
+   * Writes a run's first record without making it visible yet: `publish`
+   * makes it appear all at once (failing if the run exists), `discard` drops
+   * it unseen. Not flushed to disk when `durable` is false (the caller has
+   * made it durable another way).
+   */
+  prepare(runId: string, record: Record<string, string>, opts?: { durable?: boolean }): Promise<PreparedRecord>;
+  /**
+   * Puts back a run's first record when it is missing or unreadable (a
+   * machine crash lost it); keys written later are left alone. Returns
+   * whether anything was written.
+   */
+  restoreFirstRecord(runId: string, record: Record<string, string>): Promise<boolean>;
+  /** Removes what creations cut short by a crash left (call when none can be in progress). */
+  sweepIncomplete(): Promise<void>;
   /** Every key of a run at once (absent run: empty object). */
   getAll(runId: string): Promise<Record<string, string>>;
   /** Whether the store holds anything for the run. */
@@ -55,7 +70,7 @@ export interface StateStore {
   remove(runId: string): Promise<void>;
 }
 
-/** A run record written but not yet visible (see LocalStateStore.prepare). */
+/** A run record written but not yet visible (see StateStore.prepare). */
 export interface PreparedRecord {
   /** Makes the record appear, all at once. */
   publish(): Promise<void>;

@@ -6,7 +6,7 @@ import { inFolder, syncDir, syncDirShared, writeFileDurable } from '../util/atom
 import { errnoCode } from '../util/errors.js';
 import type { ActiveRuns } from './active-runs.js';
 import { isTerminal, type State } from './state-machine.js';
-import { isRunId, type LocalStateStore } from './state-store.js';
+import { isRunId, type StateStore } from './state-store.js';
 
 /** Submissions whose files add up to more than this are made durable file by file instead. */
 export const JOURNAL_MAX_BYTES = 1024 * 1024;
@@ -180,7 +180,7 @@ function isEntry(v: unknown): v is JournalEntry {
  * never flushed, so never acknowledged: it is dropped. Returns the ids of
  * the runs that needed repair.
  */
-export async function recoverJournal(opts: { stateStore: string; workDir: string; store: LocalStateStore; activeRuns: ActiveRuns; logger?: Logger }): Promise<string[]> {
+export async function recoverJournal(opts: { stateStore: string; workDir: string; store: StateStore; activeRuns: ActiveRuns; logger?: Logger }): Promise<string[]> {
   const dir = journalDir(opts.stateStore);
   let names: string[];
   try {

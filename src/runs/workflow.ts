@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { components } from '../../generated/schema.js';
-import type { EngineOption, RunContext } from '../engines/engine.js';
 import { errnoCode } from '../util/errors.js';
-import { WorkflowStateMachine, type State } from './state-machine.js';
+import { wesTime } from '../util/time.js';
+import { isTerminal, WorkflowStateMachine, type State } from './state-machine.js';
 import type { StateStore } from './state-store.js';
 
 export type RunRequest = components['schemas']['RunRequest'];
@@ -39,11 +39,9 @@ export class ToilWorkflow {
   readonly outputsDir: string;
   readonly stdoutPath: string;
   readonly stderrPath: string;
-  readonly busPath: string;
   readonly requestPath: string;
   readonly outputsJsonPath: string;
   readonly inputsPath: string;
-  readonly defaultJobStore: string;
   readonly stateMachine: WorkflowStateMachine;
 
   constructor(
@@ -56,24 +54,17 @@ export class ToilWorkflow {
     this.outputsDir = path.join(this.runDir, 'outputs');
     this.stdoutPath = path.join(this.runDir, 'stdout');
     this.stderrPath = path.join(this.runDir, 'stderr');
-    this.busPath = path.join(this.runDir, 'bus_messages');
     this.requestPath = path.join(this.runDir, 'request.json');
     this.outputsJsonPath = path.join(this.runDir, 'outputs.json');
     this.inputsPath = path.join(this.executionDir, 'wes_inputs.json');
-    this.defaultJobStore = path.join(this.runDir, 'toil_job_store');
     this.stateMachine = new WorkflowStateMachine(store, runId);
   }
 
   /**
-   * Creates the run's record: `keys` and the state QUEUED, atomically. This
-   * is the state machine's first move (from no state to QUEUED), made with
-   * the record itself, so a run is never seen without its keys.
+   * The run's first record: `keys` and the state QUEUED. Written all at once,
+   * it is the state machine's first move (from no state to QUEUED), so a run
+   * is never seen without its keys.
    */
-  create(keys: Record<string, string>): Promise<void> {
-    return this.store.create(this.runId, ToilWorkflow.initialRecord(keys));
-  }
-
-  /** The record `create` writes: `keys` and the first state. */
   static initialRecord(keys: Record<string, string>): Record<string, string> {
     return { ...keys, state: 'QUEUED' };
   }
@@ -119,25 +110,26 @@ export class ToilWorkflow {
     }
   }
 
-  /** What the engine needs to know, from the run's stored record. */
-  async context(record?: Record<string, string>): Promise<RunContext> {
-    const r = record ?? (await this.store.getAll(this.runId));
-    const workflow = r[RunKeys.workflow];
-    if (!workflow) throw new Error(`run ${this.runId} has no workflow recorded`);
-    return {
-      runId: this.runId,
-      runDir: this.runDir,
-      executionDir: this.executionDir,
-      outputsDir: this.outputsDir,
-      workflowPath: path.join(this.executionDir, workflow),
-      inputsPath: this.inputsPath,
-      stdoutPath: this.stdoutPath,
-      stderrPath: this.stderrPath,
-      tmpDir: path.join(this.runDir, 'tmp'),
-      busPath: this.busPath,
-      jobStorePath: r[RunKeys.jobStore] ?? this.defaultJobStore,
-      options: parseOptions(r[RunKeys.engineOptions]),
-    };
+  /** The run's scratch folder (removed when the run is over). */
+  get tmpDir(): string {
+    return path.join(this.runDir, 'tmp');
+  }
+
+  /**
+   * Ends a run whose task is gone without an outcome: `reason` goes to its
+   * system logs, the end time is set if none is, and the state becomes
+   * CANCELED if the run was being canceled, else SYSTEM_ERROR. A run already
+   * terminal is left as it is. `write` wraps each write (a caller may retry
+   * them). Returns the state the run ends in.
+   */
+  async endLost(reason: string | ((state: State) => string), write: <T>(what: string, fn: () => Promise<T>) => Promise<T> = (_what, fn) => fn()): Promise<State> {
+    const state = await this.getState();
+    if (isTerminal(state)) return state;
+    await write('system log', () => this.addSystemLog(typeof reason === 'string' ? reason : reason(state)));
+    await write('end time', async () => {
+      if ((await this.get(RunKeys.endTime)) === null) await this.set(RunKeys.endTime, wesTime(new Date()));
+    });
+    return write('state', () => (state === 'CANCELING' ? this.stateMachine.sendCanceled() : this.stateMachine.sendSystemError()));
   }
 }
 
@@ -150,10 +142,4 @@ export function parseJsonArray(text: string | null | undefined): string[] {
   } catch {
     return [];
   }
-}
-
-function parseOptions(text: string | undefined): EngineOption[] {
-  if (!text) return [];
-  const value = JSON.parse(text) as EngineOption[];
-  return value.map((o) => ({ flag: String(o.flag), value: o.value === null ? null : String(o.value) }));
 }

@@ -4,6 +4,7 @@ import { isTerminal } from '../runs/state-machine.js';
 import type { StateStore } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
 import { wesTime } from '../util/time.js';
+import { killRunProcesses } from './run-processes.js';
 import type { TaskRunner } from './task-runner.js';
 
 export interface QueueingRunnerOptions {
@@ -55,6 +56,10 @@ export abstract class QueueingTaskRunner implements TaskRunner {
       return;
     }
     if (this.active.has(runId)) await this.stopActive(runId);
+  }
+
+  async reapAbandoned(runId: string): Promise<void> {
+    await killRunProcesses(runId, this.workflow(runId).runDir);
   }
 
   isOk(runId: string): boolean {
@@ -113,13 +118,7 @@ export abstract class QueueingTaskRunner implements TaskRunner {
   /** Ends a run whose task is gone without an outcome: SYSTEM_ERROR (CANCELED if it was canceling). */
   protected async lost(runId: string, why: string): Promise<void> {
     try {
-      const wf = this.workflow(runId);
-      const state = await wf.getState();
-      if (isTerminal(state)) return;
-      await wf.addSystemLog(why);
-      if ((await wf.get(RunKeys.endTime)) === null) await wf.set(RunKeys.endTime, wesTime(new Date()));
-      if (state === 'CANCELING') await wf.stateMachine.sendCanceled();
-      else await wf.stateMachine.sendSystemError();
+      await this.workflow(runId).endLost(why);
     } catch (err) {
       this.opts.logger.error({ err, run_id: runId }, 'could not record a lost task');
     }

@@ -6,10 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryConfig } from '../config.js';
 import { isTerminal } from '../runs/state-machine.js';
+import type { ToilWorkflow } from '../runs/workflow.js';
 import { isIdentityAlive, signalQuietly } from '../util/process.js';
 import { QueueingTaskRunner, type QueueingRunnerOptions } from './queueing-runner.js';
 import { TASK_KEY } from './supervisor.js';
-import { killRunProcesses, RESERVE_FILE, RUN_MARKER_ENV } from './workflow-task.js';
+import { RUN_MARKER_ENV } from './run-processes.js';
+import { RESERVE_FILE } from './workflow-task.js';
 
 export interface SupervisorTaskRunnerOptions extends QueueingRunnerOptions {
   config: FerryConfig;
@@ -247,18 +249,18 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
    * a full disk), and ends the run SYSTEM_ERROR (or CANCELED).
    */
   private async reap(runId: string, why: string): Promise<void> {
-    const wf = this.workflow(runId);
-    await killRunProcesses(runId, wf.runDir);
-    await this.releaseDisk(runId, wf.runDir);
+    await this.reapAbandoned(runId);
+    await this.releaseDisk(this.workflow(runId));
     await this.lost(runId, why);
     await this.finish(runId);
   }
 
   /** What WorkflowTask frees when it ends: the run's scratch space and its reserves (run folder and state-store folder). */
-  private async releaseDisk(runId: string, runDir: string): Promise<void> {
+  private async releaseDisk(wf: ToilWorkflow): Promise<void> {
+    const runId = wf.runId;
     const leftovers = [
-      path.join(runDir, 'tmp'),
-      path.join(runDir, RESERVE_FILE),
+      wf.tmpDir,
+      path.join(wf.runDir, RESERVE_FILE),
       path.join(this.options.config.stateStore, runId, RESERVE_FILE),
     ];
     for (const leftover of leftovers) {

@@ -12,6 +12,11 @@ export interface TaskRunner {
    * already moved the run to CANCELING.
    */
   cancel(runId: string): Promise<void>;
+  /**
+   * Kills whatever still runs of a run whose task is gone (its engine may
+   * outlive a supervisor or a server), wherever this runner put it.
+   */
+  reapAbandoned(runId: string): Promise<void>;
   /** False when the task failed for a reason of its own (not the engine's). */
   isOk(runId: string): boolean;
   /** True while the task is waiting or running in this runner. */

@@ -2,17 +2,16 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { once } from 'node:events';
 import os from 'node:os';
+import path from 'node:path';
 import type { Engine, EngineCommand, RunContext } from '../engines/engine.js';
+import { runContext } from '../engines/run-context.js';
+import type { State } from '../runs/state-machine.js';
+import { RunKeys, type ToilWorkflow } from '../runs/workflow.js';
 import { atomicFileCreate } from '../util/atomic-file.js';
 import { errnoCode, storageTrouble } from '../util/errors.js';
+import { groupAlive, signalQuietly } from '../util/process.js';
 import { wesTime } from '../util/time.js';
-import { findProcessesByEnv, groupAlive, processGroup, signalQuietly } from '../util/process.js';
-import path from 'node:path';
-import { RunKeys, type ToilWorkflow } from '../runs/workflow.js';
-import type { State } from '../runs/state-machine.js';
-
-/** Environment variable that marks every process of a run, however far it strays. */
-export const RUN_MARKER_ENV = 'FERRY_RUN_ID';
+import { engineEnvironment, findRunProcesses, killRunProcesses, RUN_MARKER_ENV } from './run-processes.js';
 
 export interface WorkflowTaskOptions {
   /** How long the engine gets between SIGTERM and SIGKILL of all its processes. */
@@ -102,7 +101,7 @@ export class WorkflowTask {
     try {
       if (this.shuttingDown) throw new Error(this.shutdownReason);
       // The run's record is only read: that goes side by side with writing INITIALIZING.
-      const [initialized, ctx] = await Promise.all([wf.stateMachine.sendInitialize(), wf.context()]);
+      const [initialized, ctx] = await Promise.all([wf.stateMachine.sendInitialize(), runContext(wf)]);
       if (initialized !== 'INITIALIZING') return await this.stopBeforeStart(initialized);
       if (this.shuttingDown) throw new Error(this.shutdownReason);
       const command = this.engine.buildCommand(ctx);
@@ -110,7 +109,7 @@ export class WorkflowTask {
       await Promise.all([
         wf.set(RunKeys.startTime, wesTime(new Date())),
         wf.set(RunKeys.cmd, JSON.stringify(command.argv)),
-        wf.set(RunKeys.jobStore, ctx.jobStorePath),
+        command.jobStore === undefined ? undefined : wf.set(RunKeys.jobStore, command.jobStore),
         fs.mkdir(ctx.outputsDir, { recursive: true }),
         fs.mkdir(ctx.tmpDir, { recursive: true }),
       ]);
@@ -155,7 +154,7 @@ export class WorkflowTask {
     } finally {
       if (this.killTimer) clearTimeout(this.killTimer);
       // Scratch space and Toil's job store are not results: free the disk.
-      await fs.rm(path.join(wf.runDir, 'tmp'), { recursive: true, force: true }).catch(() => undefined);
+      await fs.rm(wf.tmpDir, { recursive: true, force: true }).catch(() => undefined);
       await this.releaseReserves();
     }
   }
@@ -213,7 +212,7 @@ export class WorkflowTask {
     if (this.spaceFreed) return false;
     this.spaceFreed = true;
     await this.releaseReserves();
-    await fs.rm(path.join(this.workflow.runDir, 'tmp'), { recursive: true, force: true }).catch(() => undefined);
+    await fs.rm(this.workflow.tmpDir, { recursive: true, force: true }).catch(() => undefined);
     return true;
   }
 
@@ -314,66 +313,16 @@ export class WorkflowTask {
     const wf = this.workflow;
     const message = err instanceof OutcomeWriteError ? err.message : `Ferry failed to run the workflow: ${describeFailure(err)}`;
     await this.killEverything().catch(() => undefined);
-    await this.record('system log', () => wf.addSystemLog(message)).catch(() => undefined);
-    await this.record('end time', async () => {
-      if ((await wf.get(RunKeys.endTime)) === null) await wf.set(RunKeys.endTime, wesTime(new Date()));
-    }).catch(() => undefined);
+    // Each write retried; one that fails does not stop the next, but the state must be written.
+    const write = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+      what === 'state' ? this.record(what, fn) : this.record(what, fn).catch(() => undefined as T);
     try {
-      return await this.record('state', () => wf.stateMachine.sendSystemError());
+      return await wf.endLost(message, write);
     } catch (stateErr) {
       this.unrecorded = stateErr instanceof Error ? stateErr : new Error(String(stateErr));
       return wf.getState().catch((): State => 'UNKNOWN');
     }
   }
-}
-
-/**
- * The environment an engine gets: only what it needs to run, never the
- * server's own (Toil copies its environment into the job store, and tools
- * must not see the server's secrets). Scratch space is inside the run.
- */
-function engineEnvironment(ctx: RunContext): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: ctx.tmpDir,
-    TMPDIR: ctx.tmpDir,
-    LANG: process.env.LANG ?? 'C.UTF-8',
-  };
-  for (const name of ['LC_ALL', 'TZ']) {
-    const v = process.env[name];
-    if (v !== undefined) env[name] = v;
-  }
-  return env;
-}
-
-/**
- * Kills every process of a run: the engine's group if known, then whatever
- * carries the run's marker or scratch folder, with their groups, until none
- * is left. Works for runs of a server that is gone, too.
- */
-export async function killRunProcesses(runId: string, runDir: string, pgid: number | null = null): Promise<void> {
-  if (pgid !== null) signalQuietly(-pgid, 'SIGKILL');
-  const ownGroup = await processGroup(process.pid);
-  for (let round = 0; round < 20; round++) {
-    const pids = await findRunProcesses(runId, runDir);
-    if (pids.length === 0) return;
-    for (const pid of pids) {
-      const group = await processGroup(pid);
-      if (group !== null && group > 1 && group !== ownGroup) signalQuietly(-group, 'SIGKILL');
-      signalQuietly(pid, 'SIGKILL');
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/**
- * Every live process of a run: those with the run's marker (the engine and
- * its workers), and those whose HOME or TMPDIR lies in the run's folder (the
- * tools, which engines give a scrubbed environment).
- */
-export function findRunProcesses(runId: string, runDir: string): Promise<number[]> {
-  const inside = runDir.endsWith(path.sep) ? runDir : runDir + path.sep;
-  return findProcessesByEnv([`${RUN_MARKER_ENV}=${runId}`], [`TMPDIR=${inside}`, `HOME=${inside}`]);
 }
 
 /**

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { findRunProcesses } from '../../src/tasks/workflow-task.js';
+import { findRunProcesses } from '../../src/tasks/run-processes.js';
 import { attachFolder, buildTestApp, call, submit, waitForState, workflowsDir } from '../helper.js';
 
 // Real engines on small workflows: cwltool (the default) and Toil's CWL runner.

@@ -6,7 +6,7 @@ import { readCwlOutputs } from '../../src/engines/cwl.js';
 import { CwltoolEngine, CwltoolLogParser } from '../../src/engines/cwltool.js';
 import type { EngineOption, RunContext } from '../../src/engines/engine.js';
 import { checkOption, type OptionPolicy } from '../../src/engines/option-policy.js';
-import { ToilCwlEngine } from '../../src/engines/toil-cwl.js';
+import { ToilCwlEngine } from '../../src/engines/toil/toil-cwl.js';
 import { WesError } from '../../src/util/errors.js';
 import { tempDir } from '../helper.js';
 

@@ -118,6 +118,7 @@ t.test('a submission acknowledged before a machine crash survives it', async (t)
   const holding: TaskRunner = {
     run: (runId) => void held.push(runId),
     cancel: async () => undefined,
+    reapAbandoned: async () => undefined,
     isOk: () => true,
     isLive: (runId) => held.includes(runId),
     get queueLength() {

@@ -10,7 +10,7 @@ import { ActiveRuns } from '../../src/runs/active-runs.js';
 import { LocalStateStore } from '../../src/runs/state-store.js';
 import { RunKeys, ToilWorkflow, parseJsonArray } from '../../src/runs/workflow.js';
 import { ChildProcessTaskRunner } from '../../src/tasks/child-process-runner.js';
-import { findRunProcesses, killRunProcesses } from '../../src/tasks/workflow-task.js';
+import { findRunProcesses, killRunProcesses } from '../../src/tasks/run-processes.js';
 import { tempDir, workflowsDir } from '../helper.js';
 
 type Tap = Parameters<typeof tempDir>[0];

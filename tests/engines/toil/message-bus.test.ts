@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
 
-import { MessageBusReplay, decodePythonEscapes, replayMessageBus } from '../../src/runs/message-bus.js';
-import type { JobStatus } from '../../src/runs/message-bus.js';
+import { MessageBusReplay, decodePythonEscapes, replayMessageBus } from '../../../src/engines/toil/message-bus.js';
+import type { JobStatus } from '../../../src/engines/toil/message-bus.js';
 
-const fixtures = fileURLToPath(new URL('../fixtures/toil-bus/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../fixtures/toil-bus/', import.meta.url));
 const SMB = 'SingleMachineBatchSystem';
 
 async function tempDir(t: Test): Promise<string> {

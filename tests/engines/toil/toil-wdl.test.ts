@@ -2,13 +2,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { CwltoolEngine } from '../../src/engines/cwltool.js';
-import type { RunContext } from '../../src/engines/engine.js';
-import { EngineRegistry } from '../../src/engines/registry.js';
-import { ToilCwlEngine } from '../../src/engines/toil-cwl.js';
-import { adoptMessageLog, collectToilWdlOutputs, fileNames, ToilWdlEngine } from '../../src/engines/toil-wdl.js';
-import { parseWdl, tokenizeWdl, wdlTypeShape, WdlSyntaxError } from '../../src/engines/wdl.js';
-import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../helper.js';
+import { CwltoolEngine } from '../../../src/engines/cwltool.js';
+import type { RunContext } from '../../../src/engines/engine.js';
+import { EngineRegistry } from '../../../src/engines/registry.js';
+import { ToilCwlEngine } from '../../../src/engines/toil/toil-cwl.js';
+import { adoptMessageLog, collectToilWdlOutputs, fileNames, ToilWdlEngine } from '../../../src/engines/toil/toil-wdl.js';
+import { parseWdl, tokenizeWdl, wdlTypeShape, WdlSyntaxError } from '../../../src/engines/wdl.js';
+import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../../helper.js';
 
 // WDL on Toil 5.9's legacy runner (`toil-wdl-runner`): the outline parser,
 // output collection over a folder, and real runs through the app.
@@ -262,12 +262,10 @@ t.test('engine: options, command, message log', async (t) => {
     stdoutPath: path.join(dir, 'stdout'),
     stderrPath: path.join(dir, 'stderr'),
     tmpDir: path.join(dir, 'tmp'),
-    busPath: path.join(dir, 'bus_messages'),
-    jobStorePath: path.join(dir, 'tmp', 'job_store'),
     options: [{ flag: '--logLevel', value: 'INFO' }],
   } satisfies RunContext;
   const command = engine.buildCommand(ctx);
-  t.same(command.argv, ['toil-wdl-runner', '--logLevel=INFO', `--jobStore=${ctx.jobStorePath}`, `--outdir=${ctx.outputsDir}`, ctx.workflowPath, ctx.inputsPath]);
+  t.same(command.argv, ['toil-wdl-runner', '--logLevel=INFO', `--jobStore=${path.join(dir, 'toil_job_store')}`, `--outdir=${ctx.outputsDir}`, ctx.workflowPath, ctx.inputsPath]);
   t.same(command.env, { TMPDIR: ctx.tmpDir, TOIL_WORKDIR: ctx.tmpDir, TOIL_COORDINATION_DIR: ctx.tmpDir });
 
   // The leader's mkstemp() log is found among other temp files and linked in.

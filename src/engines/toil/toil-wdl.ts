@@ -1,11 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from './engine.js';
-import { checkOption, type OptionPolicy } from './option-policy.js';
-import { BusReplays, toilPolicy } from './toil-cwl.js';
-import { commandVersion } from './version.js';
-import { parseWdl, wdlTypeShape, type WdlCall, type WdlDeclaration, type WdlDocument, type WdlTask, type WdlToken } from './wdl.js';
+import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
+import { checkOption, type OptionPolicy } from '../option-policy.js';
+import { commandVersion } from '../version.js';
+import { parseWdl, wdlTypeShape, type WdlCall, type WdlDeclaration, type WdlDocument, type WdlTask, type WdlToken } from '../wdl.js';
+import { BusReplays } from './bus-replays.js';
+import { toilPaths } from './paths.js';
+import { toilPolicy } from './policy.js';
 
 /** What `toil-wdl-runner` 5.9 runs: no `version` line (draft-2) or `version 1.0`. */
 export const TOIL_WDL_VERSIONS = ['draft-2', '1.0'] as const;
@@ -70,12 +72,13 @@ export class ToilWdlEngine implements Engine {
       argv: [
         this.executable,
         ...ctx.options.map(renderOption),
-        `--jobStore=${ctx.jobStorePath}`,
+        `--jobStore=${toilPaths(ctx).jobStore}`,
         `--outdir=${ctx.outputsDir}`,
         ctx.workflowPath,
         ctx.inputsPath,
       ],
       env: { TMPDIR: ctx.tmpDir, TOIL_WORKDIR: ctx.tmpDir, TOIL_COORDINATION_DIR: ctx.tmpDir },
+      jobStore: toilPaths(ctx).jobStore,
     };
   }
 
@@ -101,7 +104,7 @@ export class ToilWdlEngine implements Engine {
 
   async taskLogs(ctx: RunContext): Promise<EngineTaskLog[]> {
     await adoptMessageLog(ctx);
-    const jobs = await this.replays.taskLogs(ctx.runId, ctx.busPath);
+    const jobs = await this.replays.taskLogs(ctx.runId, toilPaths(ctx).bus);
     // The compiled script runs WDL task T as a job named `TCls`; its other
     // jobs (`Job`, `EncapsulatedJob`, `initialize_jobs`) are its own plumbing
     // and are left out. Ids stay those of the full list, so they never shift.
@@ -114,12 +117,13 @@ export class ToilWdlEngine implements Engine {
  * Toil 5.9's compiled WDL script ignores `--writeMessages`, so its leader
  * writes the message log to a `tempfile.mkstemp()` file in TMPDIR (the run's
  * scratch folder, removed when the run ends). Finds that file by its name
- * and first bytes and hard-links it to `ctx.busPath`: the leader keeps
+ * and first bytes and hard-links it to the run's message log: the leader keeps
  * appending to the same file, and the link survives the scratch folder.
- * Returns whether `ctx.busPath` now exists.
+ * Returns whether the run's message log now exists.
  */
-export async function adoptMessageLog(ctx: Pick<RunContext, 'tmpDir' | 'busPath'>): Promise<boolean> {
-  if (await fs.access(ctx.busPath).then(() => true, () => false)) return true;
+export async function adoptMessageLog(ctx: Pick<RunContext, 'tmpDir' | 'runDir'>): Promise<boolean> {
+  const bus = toilPaths(ctx).bus;
+  if (await fs.access(bus).then(() => true, () => false)) return true;
   let names: string[];
   try {
     names = await fs.readdir(ctx.tmpDir);
@@ -132,7 +136,7 @@ export async function adoptMessageLog(ctx: Pick<RunContext, 'tmpDir' | 'busPath'
     const file = path.join(ctx.tmpDir, name);
     if (!(await startsWith(file, 'toil.bus.'))) continue;
     try {
-      await fs.link(file, ctx.busPath);
+      await fs.link(file, bus);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
     }

@@ -3,10 +3,12 @@ import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { errnoCode } from '../util/errors.js';
-import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from './engine.js';
-import { checkOption, type OptionPolicy } from './option-policy.js';
-import { BusReplays, toilPolicy } from './toil-cwl.js';
+import { errnoCode } from '../../util/errors.js';
+import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
+import { checkOption, type OptionPolicy } from '../option-policy.js';
+import { BusReplays } from './bus-replays.js';
+import { toilPaths } from './paths.js';
+import { toilPolicy } from './policy.js';
 
 /** Environment variable holding the absolute path of the run's `wes_inputs.json` (the workflow_params). */
 export const WES_INPUTS_ENV = 'WES_INPUTS';
@@ -143,10 +145,11 @@ export class ToilPythonEngine implements Engine {
         ...ctx.options.map(renderOption),
         // After the options: Ferry reads this log, and an option with an
         // optional value (`--defaultPreemptible`) must not swallow the job store.
-        `--writeMessages=${ctx.busPath}`,
-        ctx.jobStorePath,
+        `--writeMessages=${toilPaths(ctx).bus}`,
+        toilPaths(ctx).jobStore,
       ],
       env,
+      jobStore: toilPaths(ctx).jobStore,
     };
   }
 
@@ -155,7 +158,7 @@ export class ToilPythonEngine implements Engine {
   }
 
   taskLogs(ctx: RunContext): Promise<EngineTaskLog[]> {
-    return this.replays.taskLogs(ctx.runId, ctx.busPath);
+    return this.replays.taskLogs(ctx.runId, toilPaths(ctx).bus);
   }
 }
 

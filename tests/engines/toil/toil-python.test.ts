@@ -4,12 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { CwltoolEngine } from '../../src/engines/cwltool.js';
-import type { EngineOption, RunContext } from '../../src/engines/engine.js';
-import { EngineRegistry } from '../../src/engines/registry.js';
-import { ToilCwlEngine } from '../../src/engines/toil-cwl.js';
-import { filesIn, toilPythonPolicy, ToilPythonEngine } from '../../src/engines/toil-python.js';
-import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../helper.js';
+import { CwltoolEngine } from '../../../src/engines/cwltool.js';
+import type { EngineOption, RunContext } from '../../../src/engines/engine.js';
+import { EngineRegistry } from '../../../src/engines/registry.js';
+import { ToilCwlEngine } from '../../../src/engines/toil/toil-cwl.js';
+import { filesIn, toilPythonPolicy, ToilPythonEngine } from '../../../src/engines/toil/toil-python.js';
+import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../../helper.js';
 
 // Toil Python workflows on Debian's Toil 5.9, through the real app.
 
@@ -78,8 +78,6 @@ t.test('command line and options', async (t) => {
     stdoutPath: '/w/run-x/stdout',
     stderrPath: '/w/run-x/stderr',
     tmpDir: '/w/run-x/tmp',
-    busPath: '/w/run-x/bus_messages',
-    jobStorePath: '/w/run-x/toil_job_store',
     options: [{ flag: '--defaultPreemptible', value: null }, { flag: '--clean', value: 'onError' }],
   };
   const cmd = engine.buildCommand(ctx);

@@ -1,0 +1,56 @@
+import { createReadStream } from 'node:fs';
+import type { GetRunStdoutResult } from '../../generated/operations.js';
+import type { LogFile, RunLinks } from '../backend/run-logs.js';
+import { WesError } from '../util/errors.js';
+
+/**
+ * Serves a run's log file: whole, or the single byte range a `Range` header
+ * asks for (206); a range past the end is a 416. Multi-ranges are served whole.
+ */
+export async function serveLogFile(file: LogFile, range: string | undefined): Promise<GetRunStdoutResult> {
+  const { size, which } = file;
+  const base = { 'content-type': 'text/plain; charset=utf-8', 'accept-ranges': 'bytes' };
+  const parsed = range ? parseRange(range, size) : null;
+  if (parsed === 'unsatisfiable') {
+    throw new WesError(416, `Range '${range}' is outside the ${size} bytes of ${which}.`, { 'content-range': `bytes */${size}` });
+  }
+  if (parsed === null || size === 0) {
+    return { status: 200, headers: { ...base, 'content-length': String(size) }, body: size === 0 ? '' : createReadStream(file.path, { end: size - 1 }) };
+  }
+  const { start, end } = parsed;
+  return {
+    status: 206,
+    headers: { ...base, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': String(end - start + 1) },
+    body: createReadStream(file.path, { start, end }),
+  };
+}
+
+/** A single `bytes=` range (first-last, first-, or -suffix); null for anything served whole. */
+export function parseRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== '' && Number(m[2]) < start) return null;
+  }
+  if (start >= size) return 'unsatisfiable';
+  return { start, end };
+}
+
+/**
+ * Links to a run's logs as Toil's server gives them: relative to the run
+ * log's own URL (`/ga4gh/wes/v1/runs/{id}`), so they work behind a path prefix.
+ */
+export const relativeRunLinks: RunLinks = {
+  stdout: (runId) => `../../../../toil/wes/v1/logs/${encodeURIComponent(runId)}/stdout`,
+  stderr: (runId) => `../../../../toil/wes/v1/logs/${encodeURIComponent(runId)}/stderr`,
+  taskLogs: (runId) => `${encodeURIComponent(runId)}/tasks`,
+};

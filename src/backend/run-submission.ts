@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { FerryConfig } from '../config.js';
+import { serverOptionsFor } from '../engines/option-policy.js';
+import type { EngineRegistry } from '../engines/registry.js';
+import type { ActiveRuns } from '../runs/active-runs.js';
+import type { RunIndex } from '../runs/run-index.js';
+import type { PreparedRecord, StateStore } from '../runs/state-store.js';
+import { JOURNAL_MAX_BYTES, JOURNAL_MAX_FILES, type SubmissionJournal } from '../runs/submission-journal.js';
+import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
+import type { TaskRunner } from '../tasks/task-runner.js';
+import { ServiceUnavailableError, storageError, WesError } from '../util/errors.js';
+import { Staging } from './staging.js';
+import { acceptSubmission, type SubmissionFields } from './submission.js';
+
+export interface RunSubmissionDeps {
+  config: FerryConfig;
+  store: StateStore;
+  index: RunIndex;
+  activeRuns: ActiveRuns;
+  engines: EngineRegistry;
+  taskRunner: TaskRunner;
+  /** Makes small submissions durable in one write (absent: every file is fsynced). */
+  journal?: SubmissionJournal;
+  logger: Logger;
+  /** This server's identity, recorded with each run it accepts. */
+  serverId: string;
+}
+
+/**
+ * Turns an accepted submission into a run: admission against the queue
+ * bound, every check before anything exists, then the run made durable and
+ * visible all at once, and handed to the task runner. A rejected submission
+ * leaves nothing behind.
+ */
+export class RunSubmission {
+  /** Submissions between their admission check and their queueing. */
+  private admitting = 0;
+
+  constructor(private readonly deps: RunSubmissionDeps) {}
+
+  /** Submits the form whose attachments are in `staging` (made here when nothing was attached); returns the new run's id. */
+  async submit(fields: SubmissionFields, staging: Staging | undefined): Promise<string> {
+    const { taskRunner, config } = this.deps;
+    // Admission first: past the queue bound, refuse before anything is created.
+    if (taskRunner.queueLength + this.admitting >= config.maxQueuedRuns) {
+      await staging?.discard().catch(() => undefined);
+      throw new ServiceUnavailableError(`The server has ${config.maxQueuedRuns} runs waiting already; try again later.`, 5);
+    }
+    this.admitting++;
+    try {
+      return await this.admit(fields, staging ?? (await Staging.create(config.workDir)));
+    } finally {
+      this.admitting--;
+    }
+  }
+
+  private async admit(fields: SubmissionFields, stage: Staging): Promise<string> {
+    const { config, store, index, activeRuns, engines, journal, logger } = this.deps;
+    let runId: string | null = null;
+    let preparing: Promise<PreparedRecord> | null = null;
+    let journaled: string | null = null;
+    try {
+      const accepted = await acceptSubmission(fields, stage, engines, config);
+      const options = [...serverOptionsFor(config.engineOptions, accepted.engine.name), ...accepted.userOptions];
+      // Written plainly: the submission is made durable as a whole below.
+      await Promise.all([
+        stage.writeKept(`${stage.dir}/request.json`, JSON.stringify(accepted.request, null, 2) + '\n'),
+        stage.writeKept(`${stage.executionDir}/wes_inputs.json`, JSON.stringify(accepted.params, null, 2) + '\n'),
+      ]);
+
+      runId = `run-${randomBytes(16).toString('hex')}`;
+      const wf = new ToilWorkflow(config.workDir, store, runId);
+      const record = ToilWorkflow.initialRecord({
+        [RunKeys.engine]: accepted.engine.id,
+        [RunKeys.workflow]: accepted.workflow,
+        [RunKeys.engineOptions]: JSON.stringify(options),
+        [RunKeys.serverId]: this.deps.serverId,
+        [RunKeys.submittedAt]: new Date().toISOString(),
+      });
+      // A small submission is written plainly and made durable by one journal entry holding all of
+      // it; a bigger one has every file fsynced. Then the two renames in order: the run folder, then
+      // the record (state QUEUED included), which makes the run exist, all at once.
+      const contents = journal ? await stage.contents(JOURNAL_MAX_BYTES, JOURNAL_MAX_FILES) : null;
+      preparing = store.prepare(runId, record, { durable: contents === null });
+      const [prepared] = await Promise.all([preparing, activeRuns.add(runId), contents ? undefined : stage.sync()]);
+      if (journal && contents) {
+        const files = Object.fromEntries(Object.entries(contents.files).map(([rel, data]) => [rel, data.toString('base64')]));
+        await journal.write({ v: 1, run_id: runId, dirs: contents.dirs, files, record });
+        journaled = runId;
+      }
+      await stage.moveTo(wf.runDir, contents === null);
+      await prepared.publish();
+      if (journaled) journal?.settled(journaled);
+      await index.add(runId, accepted.tags);
+      this.deps.taskRunner.run(runId);
+      logger.info({ run_id: runId, engine: accepted.engine.name }, 'run accepted');
+      return runId;
+    } catch (err) {
+      await stage.discard().catch(() => undefined);
+      await preparing?.then((p) => p.discard(), () => undefined);
+      if (journaled) await journal?.withdraw(journaled).catch((e: unknown) => logger.error({ err: e, run_id: journaled }, 'could not withdraw a failed submission from the journal'));
+      if (runId !== null && !index.has(runId)) {
+        await fs.rm(new ToilWorkflow(config.workDir, store, runId).runDir, { recursive: true, force: true }).catch(() => undefined);
+        await store.remove(runId).catch(() => undefined);
+        await activeRuns.remove(runId).catch(() => undefined);
+      }
+      throw (err instanceof WesError ? null : storageError(err, 'store the run')) ?? err;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { CWL_VERSIONS, readCwlOutputs } from '../cwl.js';
+import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
+import { checkOption } from '../option-policy.js';
+import { commandVersion } from '../version.js';
+import { BusReplays } from './bus-replays.js';
+import { toilPaths } from './paths.js';
+import { toilPolicy } from './policy.js';
+
+/**
+ * Toil's CWL runner (`workflow_engine: toil`). Task logs come from replaying
+ * its `--writeMessages` log.
+ */
+export class ToilCwlEngine implements Engine {
+  readonly id = 'toil-cwl';
+  readonly name = 'toil';
+  readonly workflowType = 'CWL';
+  readonly workflowTypeVersions = CWL_VERSIONS;
+  private readonly replays = new BusReplays();
+
+  constructor(private readonly executable = 'toil-cwl-runner') {}
+
+  detectVersion(): Promise<string | null> {
+    return commandVersion('toil', ['--version']);
+  }
+
+  checkUserOption(option: EngineOption): void {
+    checkOption(this.name, toilPolicy, option);
+  }
+
+  buildCommand(ctx: RunContext): EngineCommand {
+    return {
+      argv: [
+        this.executable,
+        '--no-container',
+        '--clean=always',
+        `--workDir=${ctx.tmpDir}`,
+        `--tmpdir-prefix=${path.join(ctx.tmpDir, 'cwl')}`,
+        `--tmp-outdir-prefix=${path.join(ctx.tmpDir, 'out')}`,
+        ...ctx.options.map(renderOption),
+        `--writeMessages=${toilPaths(ctx).bus}`,
+        `--outdir=${ctx.outputsDir}`,
+        `--jobStore=${toilPaths(ctx).jobStore}`,
+        ctx.workflowPath,
+        ctx.inputsPath,
+      ],
+      env: { TMPDIR: ctx.tmpDir },
+      jobStore: toilPaths(ctx).jobStore,
+    };
+  }
+
+  collectOutputs(ctx: RunContext): Promise<EngineOutcome> {
+    return readCwlOutputs(ctx);
+  }
+
+  taskLogs(ctx: RunContext): Promise<EngineTaskLog[]> {
+    return this.replays.taskLogs(ctx.runId, toilPaths(ctx).bus);
+  }
+}
