@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
 
-import { MessageBusReplay, decodePythonEscapes, replayMessageBus } from '../../../src/engines/toil/message-bus.js';
+import { MessageBusReplay, replayMessageBus } from '../../../src/engines/toil/message-bus.js';
+import { decodePythonEscapes } from '../../../src/engines/toil/bus-fields.js';
 import type { JobStatus } from '../../../src/engines/toil/message-bus.js';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/toil-bus/', import.meta.url));
