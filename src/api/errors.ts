@@ -13,7 +13,7 @@ export interface ErrorBody {
  * Fastify's and plugins' errors carry `statusCode`; anything else is a 500
  * whose details stay in the log.
  */
-export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+function toErrorResponse(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
   const wes = err instanceof WesError ? err : storageError(err);
   if (wes) {
     return { status: wes.statusCode, body: { msg: wes.message, status_code: wes.statusCode }, headers: wes.headers };

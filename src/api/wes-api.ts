@@ -29,7 +29,7 @@ interface HandlerResult {
 }
 
 /** Raised when a response does not match the spec and responses are checked strictly. */
-export class ResponseValidationError extends Error {}
+class ResponseValidationError extends Error {}
 
 /**
  * Loads the bundled spec into openapi-backend, binds every operationId to the

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { atomicFileCreate, inFolder, syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
@@ -9,7 +8,7 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import { LruCache } from '../util/lru-cache.js';
 
 /** Run ids are `run-` and 32 hex digits; nothing else ever names a folder. */
-export const RUN_ID_PATTERN = /^run-[0-9a-f]{32}$/;
+const RUN_ID_PATTERN = /^run-[0-9a-f]{32}$/;
 const KEY_PATTERN = /^[a-z][a-z0-9_]*$/;
 /** Folders of run records being created. */
 const INCOMPLETE_PREFIX = '.new-';
@@ -273,14 +272,4 @@ export class LocalStateStore implements StateStore {
     this.firstRecords.delete(runId);
     await fs.rm(path.join(this.root, runId), { recursive: true, force: true });
   }
-}
-
-/**
- * Opens the state store a `--state-store` value names. Local folders and
- * `file://` URLs are what the embedded default supports.
- */
-export function connectToStateStore(url: string): StateStore {
-  if (url.startsWith('file://')) return new LocalStateStore(fileURLToPath(url));
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new Error(`unsupported state store '${url}'`);
-  return new LocalStateStore(url);
 }

@@ -141,7 +141,7 @@ export function journalDir(stateStore: string): string {
 }
 
 /** syncfs(2) on the file systems holding `roots`, through coreutils' `sync --file-system`. */
-export function syncFileSystems(roots: string[]): Promise<void> {
+function syncFileSystems(roots: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('sync', ['--file-system', ...new Set(roots)], { timeout: 120_000 }, (err, _stdout, stderr) => {
       if (err) reject(new Error(`sync --file-system failed: ${stderr.trim() || err.message}`));

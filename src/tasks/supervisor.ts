@@ -14,7 +14,7 @@ import { WorkflowTask } from './workflow-task.js';
 export const TASK_KEY = 'task';
 
 /** Exit status of a supervisor that could not record its run's outcome (the server ends the run SYSTEM_ERROR). */
-export const UNRECORDED_EXIT = 3;
+const UNRECORDED_EXIT = 3;
 
 /**
  * `ferry run-task <run_id>`: the supervisor of one run, detached from the

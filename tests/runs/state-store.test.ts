@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import t from 'tap';
-import { LocalStateStore, connectToStateStore, isRunId } from '../../src/runs/state-store.js';
+import { LocalStateStore, isRunId } from '../../src/runs/state-store.js';
 import { listTree, tempDir } from '../helper.js';
 
 const newRunId = (): string => `run-${randomBytes(16).toString('hex')}`;
@@ -151,35 +150,6 @@ t.test('update is a compare-and-set across store objects', async (t) => {
     Array.from({ length: increments }, (_, i) => stores[i % stores.length]!.update(run, 'counter', (cur) => String(Number(cur ?? '0') + 1))),
   );
   t.equal(await stores[0]!.get(run, 'counter'), String(increments), 'no lost update');
-});
-
-t.test('connectToStateStore', async (t) => {
-  const { dir } = await sandbox(t);
-  const run = newRunId();
-
-  const folder = connectToStateStore(path.join(dir, 'plain'));
-  t.ok(folder instanceof LocalStateStore);
-  await folder.set(run, 'state', 'QUEUED');
-  t.equal(await fs.readFile(path.join(dir, 'plain', run, 'state'), 'utf8'), 'QUEUED', 'a folder path is the root');
-
-  const viaUrl = connectToStateStore(pathToFileURL(path.join(dir, 'url')).href);
-  t.ok(viaUrl instanceof LocalStateStore);
-  await viaUrl.set(run, 'state', 'RUNNING');
-  t.equal(await fs.readFile(path.join(dir, 'url', run, 'state'), 'utf8'), 'RUNNING', 'a file:// URL names the folder');
-
-  // file:// URLs are percent-encoded: a folder with a space is `…/with%20space`.
-  const spaced = path.join(dir, 'with space');
-  const viaEncoded = connectToStateStore(pathToFileURL(spaced).href);
-  await viaEncoded.set(run, 'state', 'COMPLETE');
-  t.equal(
-    await fs.readFile(path.join(spaced, run, 'state'), 'utf8').catch(() => null),
-    'COMPLETE',
-    'a percent-encoded file:// URL is decoded to the real folder',
-  );
-
-  for (const url of ['s3://bucket/prefix', 'S3://bucket/prefix', 'gs://bucket/x', 'http://example.org/store']) {
-    t.throws(() => connectToStateStore(url), /unsupported state store/, `${url} is refused`);
-  }
 });
 
 t.test('create writes a whole record at once, never over an existing run, and leaves nothing when refused', async (t) => {

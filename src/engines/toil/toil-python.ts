@@ -11,12 +11,12 @@ import { toilPaths } from './paths.js';
 import { toilPolicy } from './policy.js';
 
 /** Environment variable holding the absolute path of the run's `wes_inputs.json` (the workflow_params). */
-export const WES_INPUTS_ENV = 'WES_INPUTS';
+const WES_INPUTS_ENV = 'WES_INPUTS';
 /** Environment variable holding the absolute path of the run's outputs folder; every file left there is an output. */
-export const WES_OUTPUTS_ENV = 'WES_OUTPUTS';
+const WES_OUTPUTS_ENV = 'WES_OUTPUTS';
 
 /** Interpreters {@link ToilPythonEngine.detect} tries by default, in order. */
-export const DEFAULT_PYTHON_CANDIDATES: readonly string[] = ['/usr/bin/python3', 'python3', 'python'];
+const DEFAULT_PYTHON_CANDIDATES: readonly string[] = ['/usr/bin/python3', 'python3', 'python'];
 
 /**
  * Every option string of Toil's standard `Job.Runner.getDefaultArgumentParser()`
