@@ -38,22 +38,6 @@ export const operationIds = [
 
 export type OperationId = (typeof operationIds)[number];
 
-/** HTTP method (lower case, as in OpenAPI) and full path template of every operation. */
-export const operationRoutes: Record<OperationId, { method: string; path: string }> = {
-  GetServiceInfo: { method: 'get', path: '/ga4gh/wes/v1/service-info' },
-  ListRuns: { method: 'get', path: '/ga4gh/wes/v1/runs' },
-  RunWorkflow: { method: 'post', path: '/ga4gh/wes/v1/runs' },
-  GetRunLog: { method: 'get', path: '/ga4gh/wes/v1/runs/{run_id}' },
-  GetRunStatus: { method: 'get', path: '/ga4gh/wes/v1/runs/{run_id}/status' },
-  ListTasks: { method: 'get', path: '/ga4gh/wes/v1/runs/{run_id}/tasks' },
-  GetTask: { method: 'get', path: '/ga4gh/wes/v1/runs/{run_id}/tasks/{task_id}' },
-  CancelRun: { method: 'post', path: '/ga4gh/wes/v1/runs/{run_id}/cancel' },
-  GetRunStdout: { method: 'get', path: '/toil/wes/v1/logs/{run_id}/stdout' },
-  GetRunStderr: { method: 'get', path: '/toil/wes/v1/logs/{run_id}/stderr' },
-  GetEngineStatus: { method: 'get', path: '/engine/v1/status' },
-  GetRoot: { method: 'get', path: '/' },
-};
-
 /** Input of GetServiceInfo: GET /ga4gh/wes/v1/service-info. */
 export interface GetServiceInfoInput {
   params: Record<string, never>;
@@ -78,12 +62,18 @@ export interface ListRunsInput {
 export type ListRunsResult =
   | { status: 200; headers?: Record<string, string>; body: operations['ListRuns']['responses'][200]['content']['application/json'] };
 
-/** Input of RunWorkflow: POST /ga4gh/wes/v1/runs (the HTTP layer always passes a body object, possibly empty). */
-export interface RunWorkflowInput {
+/**
+ * Input of RunWorkflow: POST /ga4gh/wes/v1/runs (the HTTP layer always passes a body object, possibly empty).
+ *
+ * `Files` is the type of the file parts (`workflow_attachment`). The HTTP layer decides how
+ * received files are handed over (Ferry passes its staging folder); the default is the list
+ * of files as uploaded.
+ */
+export interface RunWorkflowInput<Files = UploadedFile[]> {
   params: Record<string, never>;
   query: Record<string, never>;
   headers: Record<string, never>;
-  body: Omit<NonNullable<operations['RunWorkflow']['requestBody']>['content']['multipart/form-data'], 'workflow_attachment'> & { workflow_attachment?: UploadedFile[] };
+  body: Omit<NonNullable<operations['RunWorkflow']['requestBody']>['content']['multipart/form-data'], 'workflow_attachment'> & { workflow_attachment?: Files };
 }
 
 /** Successful outcomes of RunWorkflow; errors are thrown, not returned. */
@@ -200,43 +190,17 @@ export interface GetRootInput {
 export type GetRootResult =
   | { status: 302; headers: { location: string } & Record<string, string>; body?: undefined };
 
-/** Input type of each operation. */
-export interface OperationInputs {
-  GetServiceInfo: GetServiceInfoInput;
-  ListRuns: ListRunsInput;
-  RunWorkflow: RunWorkflowInput;
-  GetRunLog: GetRunLogInput;
-  GetRunStatus: GetRunStatusInput;
-  ListTasks: ListTasksInput;
-  GetTask: GetTaskInput;
-  CancelRun: CancelRunInput;
-  GetRunStdout: GetRunStdoutInput;
-  GetRunStderr: GetRunStderrInput;
-  GetEngineStatus: GetEngineStatusInput;
-  GetRoot: GetRootInput;
-}
-
-/** Result type of each operation. */
-export interface OperationResults {
-  GetServiceInfo: GetServiceInfoResult;
-  ListRuns: ListRunsResult;
-  RunWorkflow: RunWorkflowResult;
-  GetRunLog: GetRunLogResult;
-  GetRunStatus: GetRunStatusResult;
-  ListTasks: ListTasksResult;
-  GetTask: GetTaskResult;
-  CancelRun: CancelRunResult;
-  GetRunStdout: GetRunStdoutResult;
-  GetRunStderr: GetRunStderrResult;
-  GetEngineStatus: GetEngineStatusResult;
-  GetRoot: GetRootResult;
-}
-
-/** One method per operation of generated/openapi.json. */
-export interface OperationHandlers {
+/**
+ * One method per operation of generated/openapi.json.
+ *
+ * `Files` is the type of the file parts (in RunWorkflow). The HTTP layer decides how
+ * received files are handed over (Ferry passes its staging folder); the default is the list
+ * of files as uploaded.
+ */
+export interface OperationHandlers<Files = UploadedFile[]> {
   GetServiceInfo(input: GetServiceInfoInput): Promise<GetServiceInfoResult>;
   ListRuns(input: ListRunsInput): Promise<ListRunsResult>;
-  RunWorkflow(input: RunWorkflowInput): Promise<RunWorkflowResult>;
+  RunWorkflow(input: RunWorkflowInput<Files>): Promise<RunWorkflowResult>;
   GetRunLog(input: GetRunLogInput): Promise<GetRunLogResult>;
   GetRunStatus(input: GetRunStatusInput): Promise<GetRunStatusResult>;
   ListTasks(input: ListTasksInput): Promise<ListTasksResult>;

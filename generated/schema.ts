@@ -494,6 +494,24 @@ export interface components {
              */
             status_code?: number;
         };
+        /** @description Type of a GA4GH service */
+        ServiceType: {
+            /**
+             * @description Namespace in reverse domain name format. Use `org.ga4gh` for implementations compliant with official GA4GH specifications. For services with custom APIs not standardized by GA4GH, or implementations diverging from official GA4GH specifications, use a different namespace (e.g. your organization's reverse domain name).
+             * @example org.ga4gh
+             */
+            group: string;
+            /**
+             * @description Name of the API or GA4GH specification implemented. Official GA4GH types should be assigned as part of standards approval process. Custom artifacts are supported.
+             * @example beacon
+             */
+            artifact: string;
+            /**
+             * @description Version of the API or specification. GA4GH specifications use semantic versioning.
+             * @example 1.0.0
+             */
+            version: string;
+        };
         /** @description GA4GH service */
         Service: {
             /**
@@ -557,24 +575,6 @@ export interface components {
             environment?: string;
             /**
              * @description Version of the service being described. Semantic versioning is recommended, but other identifiers, such as dates or commit hashes, are also allowed. The version should be changed whenever the service is updated.
-             * @example 1.0.0
-             */
-            version: string;
-        };
-        /** @description Type of a GA4GH service */
-        ServiceType: {
-            /**
-             * @description Namespace in reverse domain name format. Use `org.ga4gh` for implementations compliant with official GA4GH specifications. For services with custom APIs not standardized by GA4GH, or implementations diverging from official GA4GH specifications, use a different namespace (e.g. your organization's reverse domain name).
-             * @example org.ga4gh
-             */
-            group: string;
-            /**
-             * @description Name of the API or GA4GH specification implemented. Official GA4GH types should be assigned as part of standards approval process. Custom artifacts are supported.
-             * @example beacon
-             */
-            artifact: string;
-            /**
-             * @description Version of the API or specification. GA4GH specifications use semantic versioning.
              * @example 1.0.0
              */
             version: string;

@@ -1,0 +1,155 @@
+/**
+ * Combining the bundled WES document and Ferry's own ferry.yaml into the one document Ferry
+ * serves. This is the part no library does for us: WES's paths move under the base path Ferry
+ * mounts them at, ferry.yaml's paths stay where they are, and anything the two documents both
+ * define must agree rather than one silently winning.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { FERRY_FILE, GENERATED_NOTE, WES_BASE_PATH, WES_FILE } from './config.js';
+import { asObject, fail, isObject, type Json, type JsonObject } from './json.js';
+
+/** Top-level keys of ferry.yaml the merge knows what to do with. */
+const FERRY_KEYS = new Set(['openapi', 'info', 'tags', 'paths', 'components']);
+/** Top-level keys of WES the merge builds itself; any other is carried over verbatim. */
+const MERGED_KEYS = new Set(['openapi', 'info', 'servers', 'tags', 'paths', 'components']);
+
+/** Works out the path part of WES's `servers[0].url` with variable defaults substituted. */
+function wesBasePathFromServers(wes: JsonObject): string | undefined {
+  const servers = wes['servers'];
+  if (!Array.isArray(servers) || !isObject(servers[0])) return undefined;
+  const server = servers[0];
+  const url = server['url'];
+  if (typeof url !== 'string') return undefined;
+  const variables = isObject(server['variables']) ? server['variables'] : {};
+  const expanded = url.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    const variable = variables[name];
+    const def = isObject(variable) ? variable['default'] : undefined;
+    return typeof def === 'string' ? def : `{${name}}`;
+  });
+  try {
+    return new URL(expanded).pathname.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Paths of both documents, WES's rebased under WES_BASE_PATH; a path defined twice is an error. */
+function mergePaths(wes: JsonObject, ferry: JsonObject): JsonObject {
+  const paths: JsonObject = {};
+  for (const [doc, file, prefix] of [
+    [wes, WES_FILE, WES_BASE_PATH],
+    [ferry, FERRY_FILE, ''],
+  ] as const) {
+    for (const [p, item] of Object.entries(asObject(doc['paths'] ?? {}, `spec/${file} paths`))) {
+      if (!p.startsWith('/')) fail(`spec/${file}: path "${p}" must start with "/"`);
+      const full = prefix + (prefix && p === '/' ? '' : p);
+      if (Object.hasOwn(paths, full)) fail(`path "${full}" from spec/${file} is already defined`);
+      paths[full] = item;
+    }
+  }
+  return paths;
+}
+
+/**
+ * Components of both documents, WES's first. The same name in both is fine only with the same
+ * content (ferry.yaml keeps its own copy of ErrorResponse this way): both documents' refs point
+ * at the one merged component, so a difference would change one of them without a word.
+ */
+function mergeComponents(wes: JsonObject, ferry: JsonObject): JsonObject {
+  const components: JsonObject = {};
+  for (const [doc, file] of [
+    [wes, WES_FILE],
+    [ferry, FERRY_FILE],
+  ] as const) {
+    for (const [section, entries] of Object.entries(asObject(doc['components'] ?? {}, `spec/${file} components`))) {
+      const merged = asObject((components[section] ??= {}), section);
+      for (const [name, value] of Object.entries(asObject(entries, `spec/${file} components.${section}`))) {
+        if (Object.hasOwn(merged, name) && !isDeepStrictEqual(merged[name], value)) {
+          fail(
+            `components.${section}.${name} is defined differently in spec/${WES_FILE} (or a document it ` +
+              `references) and spec/${file}; rename one of them or make them identical`,
+          );
+        }
+        merged[name] ??= value;
+      }
+    }
+  }
+  return components;
+}
+
+/** WES's tags, then ferry.yaml's new ones. */
+function mergeTags(wes: JsonObject, ferry: JsonObject): Json[] {
+  const tags: Json[] = [];
+  const names = new Set<string>();
+  for (const [doc, file] of [
+    [wes, WES_FILE],
+    [ferry, FERRY_FILE],
+  ] as const) {
+    const docTags = doc['tags'] ?? [];
+    if (!Array.isArray(docTags)) fail(`spec/${file}: tags must be an array`);
+    for (const tag of docTags) {
+      const name = asObject(tag, `spec/${file} tag`)['name'];
+      if (typeof name !== 'string') fail(`spec/${file}: tag without a name`);
+      if (names.has(name)) continue;
+      names.add(name);
+      tags.push(tag);
+    }
+  }
+  return tags;
+}
+
+/**
+ * Merges the bundled WES document and the bundled ferry.yaml into the document Ferry serves.
+ * Both inputs must already be self-contained (see bundle.ts); neither is modified.
+ */
+export function mergeSpecs(wesBundled: JsonObject, ferryBundled: JsonObject): JsonObject {
+  const wes = structuredClone(wesBundled);
+  const ferry = structuredClone(ferryBundled);
+
+  const serversBase = wesBasePathFromServers(wes);
+  if (serversBase !== WES_BASE_PATH) {
+    fail(
+      `spec/${WES_FILE} now describes its base path as ${JSON.stringify(serversBase)}, but the generator ` +
+        `mounts WES at ${WES_BASE_PATH}. Update WES_BASE_PATH in scripts/generate/config.ts (and the root ` +
+        'redirect in spec/ferry.yaml) deliberately.',
+    );
+  }
+  for (const key of Object.keys(ferry)) {
+    if (!FERRY_KEYS.has(key)) fail(`spec/${FERRY_FILE}: top-level "${key}" is not supported by the generator`);
+  }
+
+  const openapiVersion = [wes['openapi'], ferry['openapi']].map(String).sort(compareVersions).at(-1) as string;
+  const wesInfo = asObject(wes['info'], `spec/${WES_FILE} info`);
+  const ferryInfo = asObject(ferry['info'], `spec/${FERRY_FILE} info`);
+  const info: JsonObject = {
+    ...wesInfo,
+    'x-ferry-note':
+      `Bundled by Ferry: the GA4GH ${String(wesInfo['title'])} ${String(wesInfo['version'])} paths are mounted under ` +
+      `${WES_BASE_PATH}; the other paths come from "${String(ferryInfo['title'])}" ` +
+      `${String(ferryInfo['version'])} (spec/${FERRY_FILE}).`,
+  };
+
+  // Other top-level WES keys (x-tagGroups, externalDocs, security, ...) verbatim.
+  const otherTopLevel = Object.fromEntries(Object.entries(wes).filter(([key]) => !MERGED_KEYS.has(key)));
+
+  return {
+    'x-generated': GENERATED_NOTE,
+    openapi: openapiVersion,
+    info,
+    servers: [{ url: '/' }],
+    tags: mergeTags(wes, ferry),
+    ...otherTopLevel,
+    paths: mergePaths(wes, ferry),
+    components: mergeComponents(wes, ferry),
+  };
+}
