@@ -3,9 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OpenAPIBackend, type Operation } from 'openapi-backend';
 import type { ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { OperationId, UploadedFile } from '../../generated/operations.js';
+import { operationIds } from '../../generated/operations.js';
 import { Staging } from '../backend/staging.js';
-import type { WESBackend } from '../backend/wes-backend.js';
+import { bindHandlers, type WESBackend } from '../backend/wes-backend.js';
 import { MalformedRequestError, UnsupportedMediaTypeError, WesError } from '../util/errors.js';
 import { receiveMultipart, type MultipartLimits } from './multipart.js';
 import { RoutingTable } from './routing-table.js';
@@ -27,6 +27,9 @@ interface HandlerResult {
   headers?: Record<string, string>;
   body?: unknown;
 }
+
+/** Any operation's handler, as the router calls it: with an input checked against that operation's schema. */
+type AnyHandler = (input: never) => Promise<HandlerResult>;
 
 /** Raised when a response does not match the spec and responses are checked strictly. */
 class ResponseValidationError extends Error {}
@@ -58,12 +61,8 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
   await api.init();
   const operations = api.getOperations();
   opts.backend.assertComplete(operations.map((o) => o.operationId!).filter(Boolean));
-  const handlers = new Map<string, (input: unknown, staging?: Staging) => Promise<HandlerResult>>();
-  for (const operation of operations) {
-    const id = operation.operationId as OperationId;
-    const method = opts.backend.resolveOperationId(id) as unknown as (input: unknown, staging?: Staging) => Promise<HandlerResult>;
-    handlers.set(id, method);
-  }
+  const bound = bindHandlers(opts.backend);
+  const handlers = new Map<string, AnyHandler>(operationIds.map((id) => [id, bound[id]]));
   const table = new RoutingTable(api.router, operations);
   const plans = new Map(operations.map((o) => [o, planFor(api, o)]));
 
@@ -84,15 +83,14 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
     let staging: Staging | undefined;
     try {
       let body: unknown;
-      let files: UploadedFile[] | undefined;
       if (operation.requestBody) {
         const parsed = await readForm(request, operation, opts);
         staging = parsed.staging;
-        files = parsed.files;
         body = parsed.body;
       }
-      const input = validated(plan, params, query, headers, body, files);
-      const result = await handlers.get(operation.operationId!)!(input, staging);
+      const input = validated(plan, params, query, headers, body, staging);
+      // The input now matches the operation's schema, which its handler's input type is made from.
+      const result = await handlers.get(operation.operationId!)!(input as never);
       if (opts.validateResponses !== 'off') checkResponse(api, operation, result, request, opts.validateResponses);
       await send(reply, result);
     } catch (err) {
@@ -140,7 +138,7 @@ function validated(
   query: Record<string, unknown>,
   headers: Record<string, string | string[] | undefined>,
   body: unknown,
-  files: UploadedFile[] | undefined,
+  staging: Staging | undefined,
 ): unknown {
   for (const name of plan.arrayQuery) if (typeof query[name] === 'string') query[name] = [query[name]];
   const parameters: Record<string, unknown> = { path: params, query, header: headers, cookie: {} };
@@ -156,7 +154,8 @@ function validated(
     if (v !== undefined) declaredHeaders[name] = Array.isArray(v) ? v.join(',') : v;
   }
   let input: unknown = parameters.requestBody ?? (plan.operation.requestBody ? {} : undefined);
-  if (files && typeof input === 'object' && input !== null) input = { ...(input as Record<string, unknown>), workflow_attachment: files };
+  // The form's files were checked by name; the handler gets the folder they were received into.
+  if (staging && typeof input === 'object' && input !== null) input = { ...(input as Record<string, unknown>), workflow_attachment: staging };
   return { params: parameters.path, query: parameters.query, headers: declaredHeaders, body: input };
 }
 
@@ -170,19 +169,19 @@ async function readForm(
   request: FastifyRequest,
   operation: Operation,
   opts: WesApiOptions,
-): Promise<{ body: Record<string, unknown>; staging: Staging; files: UploadedFile[] }> {
+): Promise<{ body: Record<string, unknown>; staging: Staging }> {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const declared = Object.keys((operation.requestBody as { content?: Record<string, unknown> }).content ?? {});
   if (type === 'multipart/form-data' && declared.includes(type)) {
     // A client that left before its body was read will never finish sending it.
     if (request.raw.destroyed || request.raw.readableAborted) throw new MalformedRequestError('The client closed the connection before sending the form.');
     const { fields, files, staging } = await receiveMultipart(request, Staging.create(opts.workDir), opts.limits);
-    return { body: { ...fields, ...(files.length ? { workflow_attachment: files.map((f) => f.filename) } : {}) }, staging, files };
+    return { body: { ...fields, ...(files.length ? { workflow_attachment: files.map((f) => f.filename) } : {}) }, staging };
   }
   if (type === 'application/x-www-form-urlencoded' && declared.includes('multipart/form-data')) {
     const staging = await Staging.create(opts.workDir);
     const form = (request.body as Record<string, unknown> | undefined) ?? {};
-    return { body: { ...form }, staging, files: [] };
+    return { body: { ...form }, staging };
   }
   throw new UnsupportedMediaTypeError(
     `${operation.method.toUpperCase()} ${operation.path} takes ${declared.join(' or ')}${declared.includes('multipart/form-data') ? ' (or application/x-www-form-urlencoded)' : ''}, not '${type || 'no content type'}'.`,

@@ -15,7 +15,7 @@ import { RunLogs, type LogFile, type RunLinks } from './run-logs.js';
 import { RunSubmission } from './run-submission.js';
 import { ServiceInfoView } from './service-info.js';
 import type { Staging } from './staging.js';
-import { WESBackend } from './wes-backend.js';
+import { WESBackend, type WesHandlers } from './wes-backend.js';
 
 /** How the API layer answers for a log file: whole, or the part a request's Range header asks for. */
 export type ServeLogFile = (file: LogFile, range: string | undefined) => Promise<Ops.GetRunStdoutResult>;
@@ -44,7 +44,7 @@ export interface ToilBackendDeps {
  * submission, a run's logs, its lifecycle. Knows nothing of HTTP beyond the
  * operation inputs and results the spec defines.
  */
-export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
+export class ToilBackend extends WESBackend implements WesHandlers {
   readonly serverId = processIdentity();
   private readonly lifecycle: RunLifecycle;
   private readonly listing: RunListing;
@@ -75,9 +75,9 @@ export class ToilBackend extends WESBackend implements Ops.OperationHandlers {
     return { status: 200, body: await this.listing.page(this.pageSize(input.query.page_size), input.query.page_token) };
   }
 
-  /** POST /runs. `staging` holds the attachments the HTTP layer streamed in. */
-  async RunWorkflow(input: Ops.RunWorkflowInput, staging?: Staging): Promise<Ops.RunWorkflowResult> {
-    const { workflow_attachment: _files, ...fields } = input.body;
+  /** POST /runs. `workflow_attachment` is the staging folder the HTTP layer streamed the attachments into. */
+  async RunWorkflow(input: Ops.RunWorkflowInput<Staging>): Promise<Ops.RunWorkflowResult> {
+    const { workflow_attachment: staging, ...fields } = input.body;
     return { status: 200, body: { run_id: await this.submission.submit(fields, staging) } };
   }
 
