@@ -1,18 +1,10 @@
-import type { Logger } from 'pino';
 import type * as Ops from '../../generated/operations.js';
-import type { FerryConfig } from '../config.js';
-import type { EngineRegistry } from '../engines/registry.js';
-import type { ActiveRuns } from '../runs/active-runs.js';
-import type { RunIndex } from '../runs/run-index.js';
-import type { StateStore } from '../runs/state-store.js';
-import type { SubmissionJournal } from '../runs/submission-journal.js';
-import type { TaskRunner } from '../tasks/task-runner.js';
 import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.js';
 import { processIdentity } from '../util/process.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RunListing } from './run-listing.js';
 import { RunLogs, type LogFile, type RunLinks } from './run-logs.js';
-import { RunSubmission } from './run-submission.js';
+import { RunSubmission, type RunSubmissionDeps } from './run-submission.js';
 import { ServiceInfoView } from './service-info.js';
 import type { Staging } from './staging.js';
 import { WESBackend, type WesHandlers } from './wes-backend.js';
@@ -20,16 +12,8 @@ import { WESBackend, type WesHandlers } from './wes-backend.js';
 /** How the API layer answers for a log file: whole, or the part a request's Range header asks for. */
 export type ServeLogFile = (file: LogFile, range: string | undefined) => Promise<Ops.GetRunStdoutResult>;
 
-export interface ToilBackendDeps {
-  config: FerryConfig;
-  store: StateStore;
-  index: RunIndex;
-  activeRuns: ActiveRuns;
-  engines: EngineRegistry;
-  taskRunner: TaskRunner;
-  /** Makes small submissions durable in one write (absent: every file is fsynced). */
-  journal?: SubmissionJournal;
-  logger: Logger;
+/** What the backend is made of: what a submission needs (the server's identity is its own), and more. */
+export interface ToilBackendDeps extends Omit<RunSubmissionDeps, 'serverId'> {
   /** Ferry's own version, for service-info. */
   version: string;
   /** Where clients find a run's logs (the API layer's URLs). */

@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { inFolder } from '../util/atomic-file.js';
-import { errnoCode } from '../util/errors.js';
-import { isRunId } from './state-store.js';
+import { isRunId, runIdsIn } from './state-store.js';
 
 /**
  * The runs that have not reached a terminal state, as empty marker files in
@@ -25,13 +24,8 @@ export class ActiveRuns {
     await fs.rm(path.join(this.dir, checked(runId)), { force: true });
   }
 
-  async list(): Promise<string[]> {
-    try {
-      return (await fs.readdir(this.dir)).filter(isRunId);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return [];
-      throw err;
-    }
+  list(): Promise<string[]> {
+    return runIdsIn(this.dir);
   }
 }
 

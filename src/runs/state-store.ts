@@ -26,6 +26,16 @@ export function isRunId(runId: string): boolean {
   return RUN_ID_PATTERN.test(runId);
 }
 
+/** The names in `dir` that are run ids (none when the folder does not exist). */
+export async function runIdsIn(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).filter(isRunId);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw err;
+  }
+}
+
 /**
  * A key/value store per run: the record of a run's state that survives the
  * server. Every write is atomic; read-modify-write goes through `update`,
@@ -258,13 +268,8 @@ export class LocalStateStore implements StateStore {
     return (await this.get(runId, 'state')) !== null;
   }
 
-  async listRunIds(): Promise<string[]> {
-    try {
-      return (await fs.readdir(this.root)).filter(isRunId);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return [];
-      throw err;
-    }
+  listRunIds(): Promise<string[]> {
+    return runIdsIn(this.root);
   }
 
   async remove(runId: string): Promise<void> {
