@@ -9,7 +9,7 @@ import type { FerryConfig } from './config.js';
 import { MalformedRequestError } from './util/errors.js';
 import { errorHandler } from './api/errors.js';
 import { ferryVersion } from './api/spec.js';
-import { relativeRunLinks, serveLogFile } from './api/log-files.js';
+import { relativeLinks, serveLogFile } from './api/log-files.js';
 import { createWesApi } from './api/wes-api.js';
 import { stagingRoot } from './backend/staging.js';
 import { ToilBackend } from './backend/toil-backend.js';
@@ -77,7 +77,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   const backend = new ToilBackend({
     config, store, index, activeRuns, engines, taskRunner, journal, logger,
     version: ferryVersion(),
-    links: relativeRunLinks,
+    links: relativeLinks,
     serveLogFile,
   });
 

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { GetRunStdoutResult } from '../../generated/operations.js';
-import type { LogFile, RunLinks } from '../backend/run-logs.js';
+import type { LogFile, ApiLinks } from '../backend/run-logs.js';
 import { WesError } from '../util/errors.js';
 
 /**
@@ -46,11 +46,13 @@ export function parseRange(header: string, size: number): { start: number; end: 
 }
 
 /**
- * Links to a run's logs as Toil's server gives them: relative to the run
- * log's own URL (`/ga4gh/wes/v1/runs/{id}`), so they work behind a path prefix.
+ * Links as Toil's server gives them: relative to the URL of the document
+ * that holds them (a run log at `/ga4gh/wes/v1/runs/{id}`, the redirect at
+ * `/`), so they work behind a path prefix.
  */
-export const relativeRunLinks: RunLinks = {
+export const relativeLinks: ApiLinks = {
   stdout: (runId) => `../../../../toil/wes/v1/logs/${encodeURIComponent(runId)}/stdout`,
   stderr: (runId) => `../../../../toil/wes/v1/logs/${encodeURIComponent(runId)}/stderr`,
   taskLogs: (runId) => `${encodeURIComponent(runId)}/tasks`,
+  serviceInfo: () => 'ga4gh/wes/v1/service-info',
 };

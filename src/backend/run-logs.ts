@@ -18,13 +18,14 @@ const FINISHED_LOG_CACHE = 256;
 const MAX_CACHED_TASKS = 2000;
 
 /**
- * Where clients find a run's logs. The API layer makes these (nothing below
- * it knows URLs); the backend only puts them into run logs.
+ * Where clients find things: a run's logs, the service-info. The API layer
+ * makes these (nothing below it knows URLs); the backend only hands them out.
  */
-export interface RunLinks {
+export interface ApiLinks {
   stdout(runId: string): string;
   stderr(runId: string): string;
   taskLogs(runId: string): string;
+  serviceInfo(): string;
 }
 
 /** One of a run's two log files, as it is now. */
@@ -39,7 +40,7 @@ export interface RunLogsDeps {
   store: StateStore;
   engines: EngineRegistry;
   lifecycle: RunLifecycle;
-  links: RunLinks;
+  links: ApiLinks;
   /** `agc` names tasks by their batch id too. */
   wesDialect: string;
 }

@@ -3,7 +3,7 @@ import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.j
 import { processIdentity } from '../util/process.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RunListing } from './run-listing.js';
-import { RunLogs, type LogFile, type RunLinks } from './run-logs.js';
+import { RunLogs, type LogFile, type ApiLinks } from './run-logs.js';
 import { RunSubmission, type RunSubmissionDeps } from './run-submission.js';
 import { ServiceInfoView } from './service-info.js';
 import type { Staging } from './staging.js';
@@ -16,8 +16,8 @@ export type ServeLogFile = (file: LogFile, range: string | undefined) => Promise
 export interface ToilBackendDeps extends Omit<RunSubmissionDeps, 'serverId'> {
   /** Ferry's own version, for service-info. */
   version: string;
-  /** Where clients find a run's logs (the API layer's URLs). */
-  links: RunLinks;
+  /** Where clients find a run's logs and the service-info (the API layer's URLs). */
+  links: ApiLinks;
   /** Serves a log file over the API (the API layer's Range handling). */
   serveLogFile: ServeLogFile;
 }
@@ -113,7 +113,6 @@ export class ToilBackend extends WESBackend implements WesHandlers {
   }
 
   async GetRoot(): Promise<Ops.GetRootResult> {
-    // Relative, so it works behind a path prefix.
-    return { status: 302, headers: { location: 'ga4gh/wes/v1/service-info' } };
+    return { status: 302, headers: { location: this.deps.links.serviceInfo() } };
   }
 }
