@@ -26,6 +26,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { inFolder } from './atomic-file.js';
 import { errnoCode } from './errors.js';
 import { readProcStat } from './process.js';
@@ -85,9 +86,8 @@ const OWNERLESS_GRACE_MS = 5_000;
 const MAX_NAME_LENGTH = 100;
 /** How often, at most, a process looks for leftovers in one locks folder. */
 const SWEEP_EVERY_MS = 10_000;
-/** When this process last swept each locks folder (at most this many remembered). */
-const lastSweep = new Map<string, number>();
-const REMEMBERED_SWEEPS = 4096;
+/** When this process last swept each locks folder (the 4096 most recently used remembered). */
+const lastSweep = new LRUCache<string, number>({ max: 4096 });
 const LEFTOVER_RE = /^(.*\.lock)\.(stage|stale|free)-[A-Za-z0-9_-]+$/;
 
 /**
@@ -161,7 +161,6 @@ async function acquire(baseDir: string, name: string, opts: GlobalMutexOptions):
       const grace = opts.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS;
       // Leftovers wait out a grace period anyway: looking for them now and then is enough.
       if (Date.now() - (lastSweep.get(locksDir) ?? 0) >= Math.min(grace, SWEEP_EVERY_MS)) {
-        if (lastSweep.size >= REMEMBERED_SWEEPS) lastSweep.clear();
         lastSweep.set(locksDir, Date.now());
         await sweepLeftovers(locksDir, grace).catch(() => undefined);
       }
