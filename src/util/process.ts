@@ -4,7 +4,7 @@ import os from 'node:os';
 
 /**
  * The fields of `/proc/<pid>/stat` Ferry reads. This module is the one place
- * that reads /proc (stat here, environ in findProcessesByEnv).
+ * that reads /proc: stat here, environ in findProcessesByEnv, the boot id.
  */
 export interface ProcStat {
   /** One letter: R running, S sleeping, Z zombie, X dead… (field 3). */
