@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import { MalformedRequestError, PayloadTooLargeError, WesError, errnoCode } from '../util/errors.js';
+import { checkRelativeName, isInside } from '../util/path-safety.js';
 
 /**
  * Workflow bundles: a `workflow.zip` (attached or fetched) that carries a
@@ -50,8 +51,6 @@ export interface BundleContents {
 
 /** Largest JSON file (manifest, inputs, options) read from a bundle into memory. */
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
-const MAX_NAME_BYTES = 4096;
-const MAX_SEGMENT_BYTES = 255;
 const MAX_DEPTH = 64;
 
 const S_IFMT = 0o170000;
@@ -194,29 +193,18 @@ async function readCentralDirectory(zip: yauzl.ZipFile, label: string, limits: B
  * backslashes, control characters, over-long names or parts.
  */
 export function checkEntryName(raw: string, label: string): string {
-  const shown = JSON.stringify(raw.length > 200 ? raw.slice(0, 200) + '…' : raw).replace(
-    /[\u007f-\u009f]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-  const refuse = (why: string): never => {
-    throw new MalformedRequestError(`${label}: entry name ${shown} ${why}.`);
-  };
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) refuse('holds a control character');
-  if (raw.includes('\\')) refuse('holds a backslash');
-  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) refuse('is an absolute path');
-  if (Buffer.byteLength(raw) > MAX_NAME_BYTES) refuse('is too long');
-  const name = raw.endsWith('/') ? raw.slice(0, -1) : raw;
-  if (name === '') refuse('is empty');
-  for (const s of name.split('/')) {
-    if (s === '') refuse('has an empty part');
-    if (s === '.' || s === '..') refuse(`may not contain '${s}'`);
-    if (Buffer.byteLength(s) > MAX_SEGMENT_BYTES) refuse('has a part longer than 255 bytes');
-  }
-  // yauzl's own rules, which the above already covers: a second opinion.
-  const second = yauzl.validateFileName(raw);
-  if (second !== null) refuse(`is unsafe (${second})`);
-  return name;
+  return checkRelativeName(raw, {
+    subject: `${label}: entry name`,
+    emptyParts: 'refuse',
+    trailingSlash: true,
+    c1Controls: true,
+    driveLetters: true,
+    // yauzl's own rules, which the others already cover: a second opinion.
+    alsoRefuse: (name) => {
+      const why = yauzl.validateFileName(name);
+      return why === null ? null : `is unsafe (${why})`;
+    },
+  });
 }
 
 /** Writes the entries, in order, under `destDir`, counting what is inflated. */
@@ -389,12 +377,6 @@ function rewriteLocations(value: unknown, fromDir: string, execDir: string, wher
 
 function isRelativeReference(loc: string): boolean {
   return loc !== '' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(loc) && !path.isAbsolute(loc);
-}
-
-/** `p` is `root` or below it (both absolute); a name such as `..data` is not a climb. */
-function isInside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 function toPosix(p: string): string {

@@ -5,9 +5,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { JOURNAL_MAX_BYTES } from '../runs/submission-journal.js';
 import { inFolder, syncDir, syncDirShared, syncFile } from '../util/atomic-file.js';
 import { errnoCode, MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
-
-const MAX_NAME_BYTES = 4096;
-const MAX_SEGMENT_BYTES = 255;
+import { checkRelativeName } from '../util/path-safety.js';
 
 /**
  * A submission's folder while it is being received and validated. It lives
@@ -242,23 +240,10 @@ export function stagingRoot(workDir: string): string {
   return path.join(workDir, '.staging');
 }
 
-/** Validates an attachment's file name and returns it normalised (`a//b` → `a/b`). */
+/**
+ * Validates an attachment's file name and returns it normalised (`a//b` →
+ * `a/b`); throws a 400 saying what is wrong with it (see checkRelativeName).
+ */
 export function checkAttachmentName(filename: string): string {
-  const shown = JSON.stringify(filename.length > 200 ? filename.slice(0, 200) + '…' : filename);
-  const refuse = (why: string): never => {
-    throw new MalformedRequestError(`workflow_attachment filename ${shown} ${why}.`);
-  };
-  if (filename === '') refuse('is empty');
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(filename)) refuse('holds a control character');
-  if (filename.includes('\\')) refuse('holds a backslash');
-  if (filename.startsWith('/')) refuse('is an absolute path');
-  if (Buffer.byteLength(filename) > MAX_NAME_BYTES) refuse('is too long');
-  const segments = filename.split('/').filter((s) => s !== '');
-  if (segments.length === 0) refuse('names no file');
-  for (const s of segments) {
-    if (s === '..' || s === '.') refuse(`may not contain '${s}'`);
-    if (Buffer.byteLength(s) > MAX_SEGMENT_BYTES) refuse('has a part longer than 255 bytes');
-  }
-  return segments.join('/');
+  return checkRelativeName(filename, { subject: 'workflow_attachment filename', emptyParts: 'collapse' });
 }

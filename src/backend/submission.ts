@@ -5,9 +5,10 @@ import type { Engine, EngineOption } from '../engines/engine.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { RunRequest } from '../runs/workflow.js';
 import { MalformedRequestError, OperationForbiddenError, VersionNotImplementedError, WesError } from '../util/errors.js';
+import { isInside } from '../util/path-safety.js';
 import { isZipBundle, openBundle } from './bundle.js';
 import type { Staging } from './staging.js';
-import { fileAllowed, isInside, stageWorkflow, type SourcePolicy } from './workflow-source.js';
+import { fileAllowed, stageWorkflow, type SourcePolicy } from './workflow-source.js';
 
 /** The form fields of POST /runs, all strings as sent (the spec's form, less the files). */
 export type SubmissionFields = Omit<RunWorkflowInput['body'], 'workflow_attachment'>;

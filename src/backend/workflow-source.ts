@@ -7,6 +7,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { MalformedRequestError, OperationForbiddenError, PayloadTooLargeError, errnoCode, isStorageTrouble } from '../util/errors.js';
+import { isInside } from '../util/path-safety.js';
 import { checkAttachmentName, type Staging } from './staging.js';
 
 export interface SourcePolicy {
@@ -17,12 +18,6 @@ export interface SourcePolicy {
   /** Limits on a workflow.zip bundle, once staged (see bundle.ts). */
   maxZipEntries: number;
   maxZipBytes: number;
-}
-
-/** True when `p` is `root` or inside it (both absolute, already resolved). */
-export function isInside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /** Whether a local path may be read: it (with links resolved) lies under an allowed root. */

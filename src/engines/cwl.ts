@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isInside } from '../util/path-safety.js';
 import type { EngineOutcome, RunContext } from './engine.js';
 
 export const CWL_VERSIONS = ['v1.0', 'v1.1', 'v1.2'] as const;
@@ -37,9 +37,7 @@ function findStrayLocations(value: unknown, root: string): string[] {
     if (typeof v !== 'object' || v === null) return;
     const obj = v as Record<string, unknown>;
     if ((obj.class === 'File' || obj.class === 'Directory') && typeof obj.location === 'string' && obj.location.startsWith('file://')) {
-      const p = fileURLToPath(obj.location);
-      const rel = path.relative(root, p);
-      if (rel.startsWith('..') || path.isAbsolute(rel)) stray.push(obj.location);
+      if (!isInside(root, fileURLToPath(obj.location))) stray.push(obj.location);
     }
     Object.values(obj).forEach(visit);
   };

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { LineTail } from '../util/line-tail.js';
 import { wesTime } from '../util/time.js';
 import { CWL_VERSIONS, readCwlOutputs } from './cwl.js';
@@ -88,7 +89,8 @@ export class CwltoolEngine implements Engine {
   readonly name = 'cwltool';
   readonly workflowType = 'CWL';
   readonly workflowTypeVersions = CWL_VERSIONS;
-  private readonly tails = new Map<string, CwltoolLogParser>();
+  /** Each run's log parser, so a request reads only what was appended since the last; bounded. */
+  private readonly tails = new LRUCache<string, CwltoolLogParser>({ max: 256 });
 
   constructor(private readonly executable = 'cwltool') {}
 
@@ -128,8 +130,6 @@ export class CwltoolEngine implements Engine {
     if (!parser || parser.path !== ctx.stderrPath) {
       parser = new CwltoolLogParser(ctx.stderrPath);
       this.tails.set(ctx.runId, parser);
-      // Keep memory bounded: forget the oldest runs' parsers.
-      if (this.tails.size > 256) this.tails.delete(this.tails.keys().next().value!);
     }
     return parser.update();
   }

@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { atomicFileCreate, inFolder, syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
 import { errnoCode } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
-import { LruCache } from '../util/lru-cache.js';
 
 /** Run ids are `run-` and 32 hex digits; nothing else ever names a folder. */
 const RUN_ID_PATTERN = /^run-[0-9a-f]{32}$/;
@@ -99,7 +99,7 @@ function check(runId: string, key?: string): void {
 export class LocalStateStore implements StateStore {
   /** Serialises this process's writers per run before they take the cross-process lock. */
   private readonly local = new KeyedLock();
-  private readonly firstRecords = new LruCache<string, Record<string, string>>(FIRST_RECORD_CACHE);
+  private readonly firstRecords = new LRUCache<string, Record<string, string>>({ max: FIRST_RECORD_CACHE });
 
   constructor(readonly root: string) {}
 

@@ -54,24 +54,6 @@ export async function atomicFileCreate(
 }
 
 /**
- * Atomically write `value` as pretty-printed JSON (with a trailing newline)
- * to `filePath`; see {@link atomicFileCreate}.
- *
- * @throws TypeError when `value` has no JSON form (undefined, a function…).
- */
-export async function atomicWriteJson(
-  filePath: string,
-  value: unknown,
-  opts: AtomicFileOptions = {},
-): Promise<void> {
-  const text = JSON.stringify(value, null, 2) as string | undefined;
-  if (text === undefined) {
-    throw new TypeError(`Cannot write ${typeof value} as JSON to ${filePath}`);
-  }
-  await atomicFileCreate(filePath, `${text}\n`, opts);
-}
-
-/**
  * Flush a folder's entries to disk. Best-effort: some platforms and file
  * systems refuse to open or fsync a folder, and the data itself is already
  * safe by then, so errors are ignored.

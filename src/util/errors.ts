@@ -39,13 +39,6 @@ export class NotFoundError extends WesError {
   }
 }
 
-/** The run is not in a state that allows the request (400, as Toil answers). */
-export class WorkflowConflictError extends WesError {
-  constructor(message: string) {
-    super(400, message);
-  }
-}
-
 /** A workflow type or version this server does not run (400). */
 export class VersionNotImplementedError extends WesError {
   constructor(message: string) {
@@ -78,13 +71,6 @@ export class UnsupportedMediaTypeError extends WesError {
 export class ServiceUnavailableError extends WesError {
   constructor(message: string, retryAfterSeconds = 5) {
     super(503, message, { 'retry-after': String(retryAfterSeconds) });
-  }
-}
-
-/** The server failed while doing something it should have been able to do (500). */
-export class WorkflowExecutionError extends WesError {
-  constructor(message: string) {
-    super(500, message);
   }
 }
 

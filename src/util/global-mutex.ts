@@ -26,7 +26,10 @@ import { randomBytes, createHash } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { inFolder } from './atomic-file.js';
+import { errnoCode } from './errors.js';
+import { readProcStat } from './process.js';
 
 /** Options for {@link withGlobalMutex}. */
 export interface GlobalMutexOptions {
@@ -83,9 +86,8 @@ const OWNERLESS_GRACE_MS = 5_000;
 const MAX_NAME_LENGTH = 100;
 /** How often, at most, a process looks for leftovers in one locks folder. */
 const SWEEP_EVERY_MS = 10_000;
-/** When this process last swept each locks folder (at most this many remembered). */
-const lastSweep = new Map<string, number>();
-const REMEMBERED_SWEEPS = 4096;
+/** When this process last swept each locks folder (the 4096 most recently used remembered). */
+const lastSweep = new LRUCache<string, number>({ max: 4096 });
 const LEFTOVER_RE = /^(.*\.lock)\.(stage|stale|free)-[A-Za-z0-9_-]+$/;
 
 /**
@@ -145,7 +147,7 @@ async function acquire(baseDir: string, name: string, opts: GlobalMutexOptions):
 
   const me: LockOwner = {
     pid: process.pid,
-    start: (await ownStat())?.start ?? null,
+    start: await ownStartTime(),
     host: hostname(),
     token: randomToken(),
     acquired_at: new Date().toISOString(),
@@ -159,7 +161,6 @@ async function acquire(baseDir: string, name: string, opts: GlobalMutexOptions):
       const grace = opts.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS;
       // Leftovers wait out a grace period anyway: looking for them now and then is enough.
       if (Date.now() - (lastSweep.get(locksDir) ?? 0) >= Math.min(grace, SWEEP_EVERY_MS)) {
-        if (lastSweep.size >= REMEMBERED_SWEEPS) lastSweep.clear();
         lastSweep.set(locksDir, Date.now());
         await sweepLeftovers(locksDir, grace).catch(() => undefined);
       }
@@ -196,7 +197,7 @@ async function tryCreate(lockPath: string, me: LockOwner, locksDir: string): Pro
     // ENOTEMPTY/EEXIST: a lock is in place. ENOTDIR: something else is in
     // the way, which inspect() treats as an ownerless lock. ENOENT: our stage
     // was swept from under us (we were stalled for a minute); just retry.
-    const code = errCode(err);
+    const code = errnoCode(err);
     if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'ENOENT') return false;
     throw err;
   }
@@ -211,7 +212,7 @@ async function inspect(lockPath: string): Promise<LockState> {
     ino = st.ino;
     mtimeMs = st.mtimeMs;
   } catch (err) {
-    if (errCode(err) === 'ENOENT') return { kind: 'gone' };
+    if (errnoCode(err) === 'ENOENT') return { kind: 'gone' };
     throw err;
   }
   if (owner === null) {
@@ -230,7 +231,7 @@ async function steal(lockPath: string, state: Extract<LockState, { kind: 'stale'
   try {
     await rename(lockPath, grave);
   } catch (err) {
-    const code = errCode(err);
+    const code = errnoCode(err);
     // ENOENT: already released or stolen. ENOTEMPTY/EEXIST: this very lock's
     // grave exists, so another process stole it first and whatever sits at
     // lockPath now is somebody else's.
@@ -260,7 +261,7 @@ async function release(held: HeldLock): Promise<void> {
     // delete the newcomer's owner file.
     await rename(held.lockPath, trash);
   } catch (err) {
-    if (errCode(err) === 'ENOENT') return;
+    if (errnoCode(err) === 'ENOENT') return;
     throw err;
   }
   await rm(trash, { recursive: true, force: true });
@@ -330,52 +331,25 @@ async function isAlive(pid: number, start: string | null): Promise<boolean> {
   try {
     process.kill(pid, 0);
   } catch (err) {
-    if (errCode(err) === 'ESRCH') return false;
+    if (errnoCode(err) === 'ESRCH') return false;
     // EPERM: it exists but belongs to another user. Anything else: we cannot
     // tell, and wrongly stealing a live lock is worse than waiting.
   }
-  const stat = await procStat(pid);
+  const stat = await readProcStat(pid);
   // No /proc (not Linux) or a hidden process: trust kill(2) alone.
   if (stat === null) return true;
   // A zombie has exited; it only waits for its parent to reap it.
   if (stat.state === 'Z' || stat.state === 'X') return false;
-  return start === null || stat.start === start;
+  return start === null || stat.startTime === start;
 }
 
-interface ProcStat {
-  state: string;
-  start: string;
-}
-
-/** Read state and start time of a process from `/proc/<pid>/stat` (Linux). */
-async function procStat(pid: number): Promise<ProcStat | null> {
-  let text: string;
-  try {
-    text = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // Field 2 is the command name in parentheses and may itself contain spaces
-  // or ')', so count fields from the last ')'. What follows starts at field 3.
-  const close = text.lastIndexOf(')');
-  if (close < 0) return null;
-  const rest = text.slice(close + 1).trim().split(/\s+/);
-  const state = rest[0];
-  const start = rest[22 - 3];
-  if (state === undefined || start === undefined || !/^\d+$/.test(start)) return null;
-  return { state, start };
-}
-
-let ownStatPromise: Promise<ProcStat | null> | undefined;
-function ownStat(): Promise<ProcStat | null> {
-  ownStatPromise ??= procStat(process.pid);
-  return ownStatPromise;
+/** This process's start time, read once: it goes in every owner file we write. */
+let ownStartPromise: Promise<string | null> | undefined;
+function ownStartTime(): Promise<string | null> {
+  ownStartPromise ??= readProcStat(process.pid).then((stat) => stat?.startTime ?? null);
+  return ownStartPromise;
 }
 
 function randomToken(): string {
   return randomBytes(9).toString('base64url');
-}
-
-function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }

@@ -3,36 +3,60 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /**
- * The kernel's start time of a process (clock ticks since boot, field 22 of
- * /proc/<pid>/stat), or null when it does not exist. Together with the pid it
- * names one process for good: a recycled pid has a different start time.
+ * The fields of `/proc/<pid>/stat` Ferry reads. This module is the one place
+ * that reads /proc: stat here, environ in findProcessesByEnv, the boot id.
  */
-export async function processStartTime(pid: number): Promise<string | null> {
+export interface ProcStat {
+  /** One letter: R running, S sleeping, Z zombie, X dead… (field 3). */
+  state: string;
+  /** Parent pid (field 4). */
+  ppid: number;
+  /** Process group (field 5). */
+  pgid: number;
+  /**
+   * When the process started, in clock ticks since boot (field 22), as the
+   * kernel wrote it. Together with the pid it names one process for good: a
+   * recycled pid has a different start time.
+   */
+  startTime: string;
+}
+
+/** A process's stat fields, or null when it is gone (or there is no /proc). */
+export async function readProcStat(pid: number): Promise<ProcStat | null> {
   try {
-    return parseStartTime(await fs.readFile(`/proc/${pid}/stat`, 'utf8'));
+    return parseProcStat(await fs.readFile(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
 }
 
-/** Synchronous variant, for the few places that cannot await. */
-export function processStartTimeSync(pid: number): string | null {
+/** Synchronous variant of {@link readProcStat}, for the few places that cannot await. */
+export function readProcStatSync(pid: number): ProcStat | null {
   try {
-    return parseStartTime(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
 }
 
-function parseStartTime(stat: string): string | null {
-  // The command name (field 2) is in parentheses and may itself hold spaces
-  // and parentheses, so count fields from the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return rest[19] ?? null; // field 22 overall; rest starts at field 3
+function parseProcStat(text: string): ProcStat | null {
+  // Field 2 is the command name in parentheses and may itself hold spaces
+  // and ')', so count fields from the last ')'. What follows starts at field 3.
+  const close = text.lastIndexOf(')');
+  if (close < 0) return null;
+  const rest = text.slice(close + 1).trim().split(/\s+/);
+  const field = (n: number): string | undefined => rest[n - 3];
+  const state = field(3);
+  const ppid = Number(field(4));
+  const pgid = Number(field(5));
+  const startTime = field(22);
+  if (state === undefined || startTime === undefined || !/^\d+$/.test(startTime)) return null;
+  if (!Number.isInteger(ppid) || !Number.isInteger(pgid)) return null;
+  return { state, ppid, pgid, startTime };
 }
 
 /** The boot id: changes when the machine restarts. */
-export function bootId(): string {
+function bootId(): string {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {
@@ -42,7 +66,7 @@ export function bootId(): string {
 
 /** A name for this very process that stays unique across pid reuse and reboots. */
 export function processIdentity(pid = process.pid): string {
-  return `${os.hostname()}:${bootId()}:${pid}:${processStartTimeSync(pid) ?? '0'}`;
+  return `${os.hostname()}:${bootId()}:${pid}:${readProcStatSync(pid)?.startTime ?? '0'}`;
 }
 
 /**
@@ -57,7 +81,7 @@ export async function isIdentityAlive(identity: string): Promise<boolean> {
   if (boot !== bootId()) return false;
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  return (await processStartTime(pid)) === start;
+  return (await readProcStat(pid))?.startTime === start;
 }
 
 /**
@@ -110,14 +134,7 @@ function matchesEnv(env: Buffer, exacts: readonly Buffer[], starts: readonly Buf
 
 /** The process group of a pid, or null when it is gone. */
 export async function processGroup(pid: number): Promise<number | null> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pgid = Number(rest[2]);
-    return Number.isInteger(pgid) ? pgid : null;
-  } catch {
-    return null;
-  }
+  return (await readProcStat(pid))?.pgid ?? null;
 }
 
 /** Sends a signal, ignoring processes that are already gone. */

@@ -393,6 +393,16 @@ t.test('readCwlOutputs accepts outputs inside the outputs folder', async (t) => 
   t.same(outcome.outputs, doc, 'the object as printed');
 });
 
+t.test('readCwlOutputs: an output whose name starts with two dots is inside', async (t) => {
+  const { ctx, doc } = await outputsFor(t, (out) => ({
+    o: { class: 'File', location: fileUrl(path.join(out, '..data')) },
+    d: { class: 'Directory', location: fileUrl(path.join(out, '..d')), listing: [{ class: 'File', location: fileUrl(path.join(out, '..d', '..x')) }] },
+  }));
+  const outcome = await readCwlOutputs(ctx);
+  t.equal(outcome.failure, undefined, 'no failure');
+  t.same(outcome.outputs, doc);
+});
+
 t.test('readCwlOutputs tolerates tool noise before the object', async (t) => {
   const { ctx, doc } = await outputsFor(t, (out) => ({ o: { class: 'File', location: fileUrl(path.join(out, 'o')) } }), 'noise from a tool\n{not json}\n');
   const outcome = await readCwlOutputs(ctx);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 
-import { atomicFileCreate, atomicWriteJson } from '../../src/util/atomic-file.js';
+import { atomicFileCreate } from '../../src/util/atomic-file.js';
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ferry-atomic-'));
@@ -83,25 +83,4 @@ t.test('concurrent writers never leave a torn file', async (t) => {
   const content = await readFile(f, 'utf8');
   t.ok(payloads.includes(content), 'content is exactly one of the writes');
   t.same(await readdir(dir), ['shared']);
-});
-
-t.test('atomicWriteJson writes pretty JSON with a newline', async (t) => {
-  const dir = await tempDir(t);
-  const f = path.join(dir, 'v.json');
-  const value = { a: 1, b: ['x', null], c: { 'caf\u00e9': '\u2603' } };
-  await atomicWriteJson(f, value);
-  const text = await readFile(f, 'utf8');
-  t.ok(text.endsWith('}\n'));
-  t.match(text, /\n {2}"a": 1/);
-  t.same(JSON.parse(text), value);
-});
-
-t.test('atomicWriteJson rejects values without a JSON form', async (t) => {
-  const dir = await tempDir(t);
-  await t.rejects(atomicWriteJson(path.join(dir, 'u.json'), undefined), TypeError);
-  await t.rejects(atomicWriteJson(path.join(dir, 'f.json'), () => 1), TypeError);
-  const cyclic: Record<string, unknown> = {};
-  cyclic.self = cyclic;
-  await t.rejects(atomicWriteJson(path.join(dir, 'c.json'), cyclic), TypeError);
-  t.same(await readdir(dir), []);
 });

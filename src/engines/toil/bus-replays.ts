@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { EngineTaskLog } from '../engine.js';
 import { wesTime } from '../../util/time.js';
 import { MessageBusReplay } from './message-bus.js';
@@ -8,16 +9,14 @@ import { MessageBusReplay } from './message-bus.js';
  * runs' replays are dropped (and rebuilt from the file if asked again).
  */
 export class BusReplays {
-  private readonly replays = new Map<string, MessageBusReplay>();
-
-  constructor(private readonly capacity = 256) {}
+  private readonly replays = new LRUCache<string, MessageBusReplay>({ max: 256 });
 
   async taskLogs(runId: string, busPath: string): Promise<EngineTaskLog[]> {
     let replay = this.replays.get(runId);
-    if (!replay || replay.path !== busPath) replay = new MessageBusReplay(busPath);
-    this.replays.delete(runId);
-    this.replays.set(runId, replay);
-    if (this.replays.size > this.capacity) this.replays.delete(this.replays.keys().next().value!);
+    if (!replay || replay.path !== busPath) {
+      replay = new MessageBusReplay(busPath);
+      this.replays.set(runId, replay);
+    }
     await replay.update();
     return replay.jobs().map((job, i) => {
       const system: string[] = [`toil job ${job.job_store_id}`];
