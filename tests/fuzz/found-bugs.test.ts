@@ -49,7 +49,7 @@ async function stagingEntries(): Promise<string[]> {
 }
 
 t.test('an attachment name longer than the file system allows under the staging folder is a 400, not a 500', async (t) => {
-  // Cause: src/backend/staging.ts checkAttachmentName() allows names up to
+  // Cause: the attachment name check (now src/util/path-safety.ts checkRelativeName()) allows names up to
   // MAX_NAME_BYTES = 4096 bytes on their own, but attachmentPath() joins them
   // under `<workDir>/.staging/<id>/execution/`, so the mkdir fails with
   // ENAMETOOLONG (PATH_MAX is 4096), and src/api/multipart.ts asWesError()
