@@ -7,7 +7,9 @@ import type { RunContext } from '../../../src/engines/engine.js';
 import { EngineRegistry } from '../../../src/engines/registry.js';
 import { ToilCwlEngine } from '../../../src/engines/toil/toil-cwl.js';
 import { adoptMessageLog, collectToilWdlOutputs, fileNames, ToilWdlEngine } from '../../../src/engines/toil/toil-wdl.js';
-import { parseWdl, tokenizeWdl, wdlTypeShape, WdlSyntaxError } from '../../../src/engines/wdl.js';
+import { parseWdl } from '../../../src/engines/wdl/parser.js';
+import { tokenizeWdl, WdlSyntaxError } from '../../../src/engines/wdl/tokenizer.js';
+import { wdlTypeShape } from '../../../src/engines/wdl/types.js';
 import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../../helper.js';
 
 // WDL on Toil 5.9's legacy runner (`toil-wdl-runner`): the outline parser,
@@ -94,6 +96,31 @@ t.test('WDL outline parser', async (t) => {
     t.same(doc.tasks.get('old')!.outputs.map((o) => [o.type, o.name, exprText(o.expression)]), [['File', 'f', "'old file.txt'"], ['Int', 'n', '3']]);
     const note = doc.tasks.get('write')!.outputs[3]!.expression[0]!;
     t.same(note.parts, [{ text: 'a } and a " in a string' }], 'escapes decoded, braces kept');
+    t.same(wf.declarations.map((d) => [d.type, d.name]), [['Array[String]', 'names']], "the workflow's input section");
+    t.same(doc.tasks.get('write')!.declarations.map((d) => [d.type, d.name, exprText(d.expression)]), [['String', 'name', '"a}b{c"']]);
+  });
+
+  t.test('declarations: input sections, bodies, inside if and scatter; one right before a command', async (t) => {
+    const doc = parseWdl(`
+      workflow w {
+        File a
+        String s = "x"
+        if (true) { File b = "b.txt" }
+        scatter (i in [1]) { Array[File] c = [] }
+        call t
+      }
+      task t {
+        File in
+        String greeting = "hi"
+        command { cat \${in} }
+        output { File o = stdout() }
+      }
+    `);
+    t.same(doc.workflow!.declarations.map((d) => [d.type, d.name]), [['File', 'a'], ['String', 's'], ['File', 'b'], ['Array[File]', 'c']]);
+    t.same(doc.tasks.get('t')!.declarations.map((d) => [d.type, d.name, exprText(d.expression)]), [['File', 'in', ''], ['String', 'greeting', '"hi"']]);
+    t.same(doc.tasks.get('t')!.outputs.map((d) => d.name), ['o'], 'the output section is not a declaration');
+    const v1 = parseWdl('version 1.0 task t { input { File f  Int n = 1 } Int m = n + 1 command <<< >>> }');
+    t.same(v1.tasks.get('t')!.declarations.map((d) => d.name), ['f', 'n', 'm']);
   });
 
   t.test('draft-2: no version line, untyped call.output and call.* references', async (t) => {
