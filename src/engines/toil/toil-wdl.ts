@@ -11,6 +11,7 @@ import { wdlTypeShape } from '../wdl/types.js';
 import { BusReplays } from './bus-replays.js';
 import { toilPaths } from './paths.js';
 import { toilPolicy } from './policy.js';
+import { toilWdlInputLocations } from './toil-wdl-inputs.js';
 
 /** What `toil-wdl-runner` 5.9 runs: no `version` line (draft-2) or `version 1.0`. */
 export const TOIL_WDL_VERSIONS = ['draft-2', '1.0'] as const;
@@ -59,6 +60,11 @@ export class ToilWdlEngine implements Engine {
 
   checkUserOption(option: EngineOption): void {
     checkOption(this.name, toilWdlPolicy, option);
+  }
+
+  /** The File positions of the inputs the runner reads (see {@link toilWdlInputLocations}). */
+  inputLocations(params: Record<string, unknown>, workflowPath: string): Promise<string[]> {
+    return toilWdlInputLocations(params, workflowPath);
   }
 
   /**
