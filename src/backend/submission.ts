@@ -93,7 +93,6 @@ export async function acceptSubmission(
 
   const url = fields.workflow_url?.trim();
   if (!url) throw new MalformedRequestError("Missing 'workflow_url' in submission");
-  await checkInputLocations(params, staging.executionDir, policy.allowedFileRoots);
   let workflow = await stageWorkflow(url, staging, policy);
   let runParams = params;
   let userOptions = requestOptions;
@@ -106,8 +105,10 @@ export async function acceptSubmission(
     // The bundle is the client's too: its options pass the same policy.
     const bundleOptions = engineOptions(bundle.options, engine, bundle.optionsSource);
     userOptions = [...bundleOptions.filter((o) => !Object.hasOwn(engineParams, o.flag)), ...requestOptions];
-    await checkInputLocations(runParams, staging.executionDir, policy.allowedFileRoots);
   }
+  // Last, as the engine may need the staged workflow to tell which inputs are files.
+  const locations = await engine.inputLocations(runParams, path.join(staging.executionDir, workflow));
+  await checkInputLocations(locations, staging.executionDir, policy.allowedFileRoots);
 
   const request: RunRequest = {
     workflow_params: params as RunRequest['workflow_params'],
@@ -154,22 +155,9 @@ function engineOptions(params: Record<string, unknown>, engine: Engine, source: 
  * Input files may come from the attachments (relative locations, which must
  * stay inside the run), from the web, or from local folders the server allows;
  * any other local path is refused (403) so a run cannot read the server's files.
+ * `locations` are those the run's engine says it will read.
  */
-async function checkInputLocations(params: Record<string, unknown>, executionDir: string, roots: readonly string[]): Promise<void> {
-  const locations: string[] = [];
-  const visit = (v: unknown, depth: number): void => {
-    if (depth > 64) throw new MalformedRequestError("'workflow_params' is nested too deeply.");
-    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1));
-    if (!isPlainObject(v)) return;
-    if (v.class === 'File' || v.class === 'Directory') {
-      for (const key of ['location', 'path'] as const) {
-        const loc = v[key];
-        if (typeof loc === 'string') locations.push(loc);
-      }
-    }
-    for (const x of Object.values(v)) visit(x, depth + 1);
-  };
-  visit(params, 0);
+async function checkInputLocations(locations: readonly string[], executionDir: string, roots: readonly string[]): Promise<void> {
   for (const loc of locations) {
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(loc)?.[1]?.toLowerCase();
     let local: string | null = null;

@@ -2,8 +2,33 @@ import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { isInside } from '../util/path-safety.js';
 import type { EngineOutcome, RunContext } from './engine.js';
+import { checkInputDepth } from './input-walk.js';
 
 export const CWL_VERSIONS = ['v1.0', 'v1.1', 'v1.2'] as const;
+
+/**
+ * The locations a CWL runner reads: the `location` and `path` of every File
+ * and Directory object in the inputs, however deeply nested (secondaryFiles
+ * and a Directory's `listing` included). Other strings are plain values.
+ */
+export function cwlInputLocations(params: Record<string, unknown>): string[] {
+  const locations: string[] = [];
+  const visit = (v: unknown, depth: number): void => {
+    checkInputDepth(depth);
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1));
+    if (typeof v !== 'object' || v === null) return;
+    const obj = v as Record<string, unknown>;
+    if (obj.class === 'File' || obj.class === 'Directory') {
+      for (const key of ['location', 'path'] as const) {
+        const loc = obj[key];
+        if (typeof loc === 'string') locations.push(loc);
+      }
+    }
+    for (const x of Object.values(obj)) visit(x, depth + 1);
+  };
+  visit(params, 0);
+  return locations;
+}
 
 /**
  * Reads the output object a CWL runner printed on stdout. Every File and

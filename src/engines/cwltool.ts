@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { LineTail } from '../util/line-tail.js';
 import { wesTime } from '../util/time.js';
-import { CWL_VERSIONS, readCwlOutputs } from './cwl.js';
+import { CWL_VERSIONS, cwlInputLocations, readCwlOutputs } from './cwl.js';
 import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type RunContext, type TaskLog } from './engine.js';
 import { checkOption, type OptionPolicy } from './option-policy.js';
 import { commandVersion } from './version.js';
@@ -100,6 +100,11 @@ export class CwltoolEngine implements Engine {
 
   checkUserOption(option: EngineOption): void {
     checkOption(this.name, policy, option);
+  }
+
+  /** File and Directory objects' `location` and `path` (see {@link cwlInputLocations}). */
+  async inputLocations(params: Record<string, unknown>): Promise<string[]> {
+    return cwlInputLocations(params);
   }
 
   buildCommand(ctx: RunContext): EngineCommand {

@@ -63,6 +63,17 @@ export interface Engine {
    * the engine, or one that would move outputs or the job store out of the run.
    */
   checkUserOption(option: EngineOption): void;
+  /**
+   * Every string in a run's inputs (`params`, as `wes_inputs.json` will hold
+   * them) that the engine will read as the location of a file or folder: a
+   * path relative to the execution folder, an absolute path, or a URL. The
+   * server checks each before accepting the run, the same way for every
+   * engine, so what an engine leaves out here it must never read. Called once
+   * the workflow is staged at `workflowPath` (an engine may read it to learn
+   * which inputs are files). Throws a WES error (400) for inputs whose
+   * locations cannot be told.
+   */
+  inputLocations(params: Record<string, unknown>, workflowPath: string): Promise<string[]>;
   buildCommand(ctx: RunContext): EngineCommand;
   /**
    * Called once the engine has exited, before the run's scratch space is

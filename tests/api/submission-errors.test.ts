@@ -280,6 +280,26 @@ t.test('input locations in workflow_params', async (t) => {
   await refused(t, app, withInput('ftp://example.org/x'), { status: 400 });
 });
 
+t.test('WDL File inputs are plain path strings, checked the same way', async (t) => {
+  // A File and an Array[File] of the workflow, and a File input of its task (Toil reads `<workflow>.<task>.<input>` too).
+  const wdlDir = path.join(workflowsDir, 'wdl-file-input');
+  const wdlFiles: FilePart[] = [
+    { filename: 'main.wdl', content: await fs.readFile(path.join(wdlDir, 'main.wdl')) },
+    { filename: 'data/first.txt', content: await fs.readFile(path.join(wdlDir, 'data', 'first.txt')) },
+  ];
+  const wdl = (params: Record<string, unknown>, fields: Record<string, string> = {}, files = wdlFiles) =>
+    post(t, app, { workflow_type: 'WDL', workflow_type_version: '1.0', workflow_url: 'main.wdl', workflow_params: JSON.stringify(params), ...fields }, files);
+  const ok = { 'file_input.first': 'data/first.txt', 'file_input.rest': ['data/first.txt'] };
+  await refused(t, app, wdl({ ...ok, 'file_input.first': '/etc/hostname' }), { status: 403, msg: "Input location '/etc/hostname' is outside the folders this server may read." });
+  await refused(t, app, wdl({ ...ok, 'file_input.rest': ['data/first.txt', '/etc/hostname'] }), { status: 403, msg: /'\/etc\/hostname' is outside the folders/ });
+  await refused(t, app, wdl({ ...ok, 'file_input.join.first': 'file:///etc/hostname' }), { status: 403 });
+  await refused(t, app, wdl({ ...ok, 'file_input.first': '../../../etc/hostname' }), { status: 400, msg: /climbs out of the run/ });
+  await refused(t, app, wdl({ ...ok, 'file_input.rest': ['gs://bucket/key'] }), { status: 400, msg: /scheme 'gs'/ });
+  await refused(t, app, wdl({ ...ok, 'file_input.first': 'x" and "/etc/hostname' }), { status: 400, msg: /holds a quote or a backslash/ });
+  // The workflow is staged before the inputs are checked: its own problems come first now.
+  await refused(t, app, wdl({ ...ok, 'file_input.first': '/etc/hostname' }, {}, []), { status: 400, msg: "Relative 'workflow_url' but missing 'workflow_attachment'" });
+});
+
 t.test('workflow_url schemes that are not supported', async (t) => {
   await refused(t, app, post(t, app, { ...base, workflow_url: 's3://b/k' }), { status: 400 });
   await refused(t, app, post(t, app, { ...base, workflow_url: 'ftp://example.org/echo.cwl' }), { status: 400 });

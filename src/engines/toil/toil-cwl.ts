@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CWL_VERSIONS, readCwlOutputs } from '../cwl.js';
+import { CWL_VERSIONS, cwlInputLocations, readCwlOutputs } from '../cwl.js';
 import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
 import { checkOption } from '../option-policy.js';
 import { commandVersion } from '../version.js';
@@ -26,6 +26,11 @@ export class ToilCwlEngine implements Engine {
 
   checkUserOption(option: EngineOption): void {
     checkOption(this.name, toilPolicy, option);
+  }
+
+  /** File and Directory objects' `location` and `path` (see {@link cwlInputLocations}). */
+  async inputLocations(params: Record<string, unknown>): Promise<string[]> {
+    return cwlInputLocations(params);
   }
 
   buildCommand(ctx: RunContext): EngineCommand {

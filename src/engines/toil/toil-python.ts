@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errnoCode } from '../../util/errors.js';
+import { cwlInputLocations } from '../cwl.js';
 import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
 import { checkOption, type OptionPolicy } from '../option-policy.js';
 import { BusReplays } from './bus-replays.js';
@@ -125,6 +126,17 @@ export class ToilPythonEngine implements Engine {
 
   checkUserOption(option: EngineOption): void {
     checkOption(this.name, toilPythonPolicy, option);
+  }
+
+  /**
+   * A Toil Python workflow reads its inputs however its author wrote it, so
+   * no key or type says which strings are files. Ferry takes the WES
+   * convention the other engines share: CWL-style File and Directory objects
+   * (`{"class": "File", "location": …}`) name files, and are checked; any
+   * other string is the workflow's own business, like the rest of its code.
+   */
+  async inputLocations(params: Record<string, unknown>): Promise<string[]> {
+    return cwlInputLocations(params);
   }
 
   buildCommand(ctx: RunContext): EngineCommand {

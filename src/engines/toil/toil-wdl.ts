@@ -4,10 +4,14 @@ import { pathToFileURL } from 'node:url';
 import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
 import { checkOption, type OptionPolicy } from '../option-policy.js';
 import { commandVersion } from '../version.js';
-import { parseWdl, wdlTypeShape, type WdlCall, type WdlDeclaration, type WdlDocument, type WdlTask, type WdlToken } from '../wdl.js';
+import { parseWdl, type WdlDocument } from '../wdl/parser.js';
+import { callReference, expandReferences } from '../wdl/references.js';
+import { literalText, type WdlToken } from '../wdl/tokenizer.js';
+import { wdlTypeShape } from '../wdl/types.js';
 import { BusReplays } from './bus-replays.js';
 import { toilPaths } from './paths.js';
 import { toilPolicy } from './policy.js';
+import { toilWdlInputLocations } from './toil-wdl-inputs.js';
 
 /** What `toil-wdl-runner` 5.9 runs: no `version` line (draft-2) or `version 1.0`. */
 export const TOIL_WDL_VERSIONS = ['draft-2', '1.0'] as const;
@@ -56,6 +60,11 @@ export class ToilWdlEngine implements Engine {
 
   checkUserOption(option: EngineOption): void {
     checkOption(this.name, toilWdlPolicy, option);
+  }
+
+  /** The File positions of the inputs the runner reads (see {@link toilWdlInputLocations}). */
+  inputLocations(params: Record<string, unknown>, workflowPath: string): Promise<string[]> {
+    return toilWdlInputLocations(params, workflowPath);
   }
 
   /**
@@ -110,7 +119,6 @@ export class ToilWdlEngine implements Engine {
     // and are left out. Ids stay those of the full list, so they never shift.
     return jobs.filter((job) => job.name.endsWith('Cls')).map((job) => ({ ...job, name: job.name.slice(0, -3) }));
   }
-
 }
 
 /**
@@ -285,31 +293,6 @@ export async function collectToilWdlOutputs(doc: WdlDocument, outputsDir: string
   return { outputs };
 }
 
-/** Expands draft-2's `call.*` into one reference per output of the call's task. */
-function expandReferences(decls: WdlDeclaration[], calls: Map<string, WdlCall>, tasks: Map<string, WdlTask>): WdlDeclaration[] {
-  return decls.flatMap((decl) => {
-    const [call, , member] = decl.expression;
-    if (decl.type !== null || member?.text !== '*' || !call) return [decl];
-    const task = tasks.get(calls.get(call.text)?.task ?? '');
-    return (task?.outputs ?? []).map((out) => ({
-      type: null,
-      name: `${call.text}.${out.name}`,
-      expression: [call, { kind: 'punct' as const, text: '.', line: call.line }, { kind: 'ident' as const, text: out.name, line: call.line }],
-      line: decl.line,
-    }));
-  });
-}
-
-/** `call.output` → the call and its task's output declaration; null for any other expression. */
-function callReference(expression: WdlToken[], calls: Map<string, WdlCall>, tasks: Map<string, WdlTask>): { call: WdlCall; output: WdlDeclaration } | null {
-  if (expression.length !== 3) return null;
-  const [head, dot, member] = expression as [WdlToken, WdlToken, WdlToken];
-  if (head.kind !== 'ident' || dot.text !== '.' || member.kind !== 'ident') return null;
-  const call = calls.get(head.text);
-  const output = call && tasks.get(call.task)?.outputs.find((o) => o.name === member.text);
-  return call && output ? { call, output } : null;
-}
-
 /** The names a task output's file(s) get in the output folder, from its expression. */
 export function fileNames(expression: WdlToken[]): FileNames {
   const [first, second, third, fourth] = expression;
@@ -318,14 +301,14 @@ export function fileNames(expression: WdlToken[]): FileNames {
     if (first.text === 'stdout' || first.text === 'stderr') return { kind: 'exact', names: [first.text] };
   }
   if (expression.length === 4 && first?.text === 'glob' && second?.text === '(' && third?.kind === 'string' && fourth?.text === ')') {
-    const literal = onlyText(third);
+    const literal = literalText(third);
     if (literal === null) return { kind: 'unknown' };
     return { kind: 'pattern', pattern: globPattern(basename(literal)), source: `glob(${third.text})` };
   }
   if (first?.text === '[' && expression.at(-1)?.text === ']') {
     const items = expression.slice(1, -1).filter((t) => t.text !== ',');
     const commas = expression.length - 2 - items.length;
-    const names = items.map((t) => (t.kind === 'string' ? onlyText(t) : null));
+    const names = items.map((t) => (t.kind === 'string' ? literalText(t) : null));
     if (names.every((n): n is string => n !== null) && commas >= items.length - 1 && commas <= items.length) {
       return { kind: 'exact', names: names.map(basename) };
     }
@@ -334,7 +317,7 @@ export function fileNames(expression: WdlToken[]): FileNames {
 }
 
 function stringNames(token: WdlToken): FileNames {
-  const literal = onlyText(token);
+  const literal = literalText(token);
   if (literal !== null) return { kind: 'exact', names: [basename(literal)] };
   // A name built from placeholders: its basename is a pattern, each placeholder any text.
   const HOLE = '\u0000';
@@ -345,12 +328,6 @@ function stringNames(token: WdlToken): FileNames {
     .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('.*');
   return { kind: 'pattern', pattern: new RegExp(`^${pattern}$`, 's'), source: token.text };
-}
-
-/** The text of a string without placeholders; null if it has any. */
-function onlyText(token: WdlToken): string | null {
-  const parts = token.parts ?? [];
-  return parts.every((p) => 'text' in p) ? parts.map((p) => ('text' in p ? p.text : '')).join('') : null;
 }
 
 function basename(p: string): string {

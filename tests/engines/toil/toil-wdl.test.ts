@@ -7,7 +7,9 @@ import type { RunContext } from '../../../src/engines/engine.js';
 import { EngineRegistry } from '../../../src/engines/registry.js';
 import { ToilCwlEngine } from '../../../src/engines/toil/toil-cwl.js';
 import { adoptMessageLog, collectToilWdlOutputs, fileNames, ToilWdlEngine } from '../../../src/engines/toil/toil-wdl.js';
-import { parseWdl, tokenizeWdl, wdlTypeShape, WdlSyntaxError } from '../../../src/engines/wdl.js';
+import { parseWdl } from '../../../src/engines/wdl/parser.js';
+import { tokenizeWdl, WdlSyntaxError } from '../../../src/engines/wdl/tokenizer.js';
+import { holdsFiles, parseWdlType, wdlTypeShape } from '../../../src/engines/wdl/types.js';
 import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../../helper.js';
 
 // WDL on Toil 5.9's legacy runner (`toil-wdl-runner`): the outline parser,
@@ -94,6 +96,31 @@ t.test('WDL outline parser', async (t) => {
     t.same(doc.tasks.get('old')!.outputs.map((o) => [o.type, o.name, exprText(o.expression)]), [['File', 'f', "'old file.txt'"], ['Int', 'n', '3']]);
     const note = doc.tasks.get('write')!.outputs[3]!.expression[0]!;
     t.same(note.parts, [{ text: 'a } and a " in a string' }], 'escapes decoded, braces kept');
+    t.same(wf.declarations.map((d) => [d.type, d.name]), [['Array[String]', 'names']], "the workflow's input section");
+    t.same(doc.tasks.get('write')!.declarations.map((d) => [d.type, d.name, exprText(d.expression)]), [['String', 'name', '"a}b{c"']]);
+  });
+
+  t.test('declarations: input sections, bodies, inside if and scatter; one right before a command', async (t) => {
+    const doc = parseWdl(`
+      workflow w {
+        File a
+        String s = "x"
+        if (true) { File b = "b.txt" }
+        scatter (i in [1]) { Array[File] c = [] }
+        call t
+      }
+      task t {
+        File in
+        String greeting = "hi"
+        command { cat \${in} }
+        output { File o = stdout() }
+      }
+    `);
+    t.same(doc.workflow!.declarations.map((d) => [d.type, d.name]), [['File', 'a'], ['String', 's'], ['File', 'b'], ['Array[File]', 'c']]);
+    t.same(doc.tasks.get('t')!.declarations.map((d) => [d.type, d.name, exprText(d.expression)]), [['File', 'in', ''], ['String', 'greeting', '"hi"']]);
+    t.same(doc.tasks.get('t')!.outputs.map((d) => d.name), ['o'], 'the output section is not a declaration');
+    const v1 = parseWdl('version 1.0 task t { input { File f  Int n = 1 } Int m = n + 1 command <<< >>> }');
+    t.same(v1.tasks.get('t')!.declarations.map((d) => d.name), ['f', 'n', 'm']);
   });
 
   t.test('draft-2: no version line, untyped call.output and call.* references', async (t) => {
@@ -108,6 +135,23 @@ t.test('WDL outline parser', async (t) => {
     const [tok] = tokenizeWdl('"pre-~{if x then "}" else "{"}-${sep(",", xs)}.txt"');
     t.equal(tok!.kind, 'string');
     t.same(tok!.parts, [{ text: 'pre-' }, { placeholder: 'if x then "}" else "{"' }, { text: '-' }, { placeholder: 'sep(",", xs)' }, { text: '.txt' }]);
+  });
+
+  t.test('types as trees: parameters, + and ?', async (t) => {
+    t.same(parseWdlType('Map[String, Array[File?]+]?'), {
+      name: 'Map',
+      params: [
+        { name: 'String', params: [], optional: false, nonEmpty: false },
+        { name: 'Array', params: [{ name: 'File', params: [], optional: true, nonEmpty: false }], optional: false, nonEmpty: true },
+      ],
+      optional: true,
+      nonEmpty: false,
+    });
+    t.equal(parseWdlType('Array[File'), null);
+    t.equal(parseWdlType('File File'), null);
+    const holds = (text: string) => holdsFiles(parseWdlType(text)!);
+    t.ok(holds('Pair[Int, Array[File]]') && holds('Map[File, Int]') && holds('Object') && holds('Sample'), 'Files somewhere, or members unknown');
+    t.notOk(holds('Map[String, Array[Int]]?') || holds('Boolean'));
   });
 
   t.test('types: optional, arrays of File, other shapes', async (t) => {
@@ -283,10 +327,112 @@ t.test('engine: options, command, message log', async (t) => {
   t.same(tasks.map((task) => [task.id, task.name, task.exit_code]), [['2', 'foo', 0]], 'the linked log outlives the scratch folder; only WDL tasks, `Cls` dropped');
 });
 
+t.test('input locations: the strings the runner reads as files', async (t) => {
+  const engine = new ToilWdlEngine();
+  const dir = await tempDir(t);
+  const write = async (name: string, source: string): Promise<string> => {
+    await fs.writeFile(path.join(dir, name), source);
+    return path.join(dir, name);
+  };
+  const typed = await write('typed.wdl', `version 1.0
+    workflow w {
+      input {
+        File f
+        File? maybe
+        Array[File]+ fs
+        Array[Array[File]] nested
+        Map[String, File] by_name
+        Map[File, Int] by_file
+        Pair[File, Int] pair
+        Pair[Int, File]? other_pair
+        Object obj
+        Array[String] words
+        String s
+      }
+      if (true) { File in_if = "a" }
+      scatter (i in [1]) { File in_scatter = "b" }
+      call t as aliased
+    }
+    task t {
+      input { File tin  Int n }
+      File private = "p"
+      command <<< cat ~{tin} >>>
+    }`);
+
+  t.test('File positions of each type; other values and keys are not files', async (t) => {
+    const locations = await engine.inputLocations({
+      'w.f': '/etc/hostname',
+      'w.maybe': null,
+      'w.fs': ['a', 'file:///b'],
+      'w.nested': [['c'], [], ['d']],
+      'w.by_name': { k: 'e', j: 'f' },
+      'w.by_file': { g: 1 },
+      'w.pair': { left: 'h', right: 2 },
+      'w.other_pair': { left: 3, right: 'i' },
+      'w.obj': { x: 'j', y: [{ z: 'k' }] },
+      'w.words': ['/not/a/file'],
+      'w.s': '/not/a/file',
+      'w.unknown': '/not/declared',
+      f: '/no/workflow/prefix',
+    }, typed);
+    t.same(locations, ['/etc/hostname', 'a', 'file:///b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'x', 'j', 'y', 'z', 'k'], "an Object's member names too: its members are not known");
+  });
+
+  t.test('values not shaped like their type are not looked into (the runner refuses them before reading)', async (t) => {
+    t.same(await engine.inputLocations({ 'w.fs': '/etc/hostname', 'w.f': ['/etc/hostname'], 'w.pair': ['/etc/hostname', 1], 'w.by_name': 'x' }, typed), []);
+  });
+
+  t.test("declarations in the body, in if and scatter blocks, and tasks' by task name and by alias", async (t) => {
+    const locations = await engine.inputLocations({
+      'w.in_if': '/1', 'w.in_scatter': '/2', 'w.t.tin': '/3', 'w.aliased.tin': '/4', 'w.t.private': '/5', 'w.t.n': '/6', 'w.aliased.private': '/7',
+    }, typed);
+    t.same(locations.sort(), ['/1', '/2', '/3', '/4', '/5', '/7']);
+  });
+
+  t.test('draft-2: every declaration is an input', async (t) => {
+    const d2 = await write('d2.wdl', 'workflow d2 { File f  Array[File] more = []  call t } task t { File x  String s = "y"  command { cat ${x} } }');
+    t.same(await engine.inputLocations({ 'd2.f': '/a', 'd2.more': ['/b'], 'd2.t.x': '/c', 'd2.t.s': '/d' }, d2), ['/a', '/b', '/c']);
+  });
+
+  t.test('a quote or backslash in a top-level string that may name a file is refused (400)', async (t) => {
+    // The runner pastes `"<value>"` into Python: `x" and "/etc/hostname` would read /etc/hostname.
+    for (const value of ['x" and "/etc/hostname', '\\x2fetc\\x2fhostname']) {
+      await t.rejects(engine.inputLocations({ 'w.f': value }, typed), { statusCode: 400, message: /Input 'w\.f' holds a quote or a backslash/ });
+    }
+    await t.rejects(engine.inputLocations({ 'w.t.tin': 'a"b' }, typed), { statusCode: 400, message: /'w\.t\.tin' holds a quote/ });
+    t.same(await engine.inputLocations({ 'w.s': 'say "hi"', 'w.fs': ['a"b'] }, typed), ['a"b'], 'other keys, and strings inside arrays (pasted with Python quoting), are left alone');
+  });
+
+  t.test('a workflow this reader cannot read: every string that may leave the attachments', async (t) => {
+    const broken = await write('broken.wdl', 'version 1.0\nworkflow w {\n  input { File f = }\n}\n');
+    const params = {
+      'w.f': '/etc/hostname',
+      'w.g': ['data/x.txt', '../../up', 'Note: a word', 'https://example.org/x', 'file:relative'],
+      'w.m': { '/a/map/key': 1 },
+      msg: 'hello',
+    };
+    const expected = ['/etc/hostname', '../../up', 'https://example.org/x', 'file:relative', '/a/map/key'];
+    t.same(await engine.inputLocations(params, broken), expected);
+    t.same(await engine.inputLocations(params, path.join(dir, 'missing.wdl')), expected, 'nor a missing one');
+    t.same(await engine.inputLocations(params, await write('tasks-only.wdl', 'version 1.0 task t { command <<< >>> }')), expected, 'nor one with no workflow');
+    await t.rejects(engine.inputLocations({ msg: 'say "hi"' }, broken), { statusCode: 400, message: /'msg' holds a quote/ }, 'any top-level string is held to the quoting rule');
+  });
+
+  t.test('inputs nested too deeply are refused (400)', async (t) => {
+    let deep: unknown = ['x'];
+    for (let i = 0; i < 70; i++) deep = { o: deep };
+    await t.rejects(engine.inputLocations({ 'w.obj': deep }, typed), { statusCode: 400, message: "'workflow_params' is nested too deeply." });
+  });
+});
+
 t.test('WDL runs on toil-wdl-runner', async (t) => {
+  // A folder the server may read inputs from.
+  const root = await tempDir(t, 'ferry-root-');
+  const rootFile = path.join(root, 'third.txt');
+  await fs.writeFile(rootFile, 'from an allowed folder\n');
   const app = await buildTestApp(
     t,
-    { maxConcurrentRuns: 4 },
+    { maxConcurrentRuns: 4, allowedFileRoots: [root] },
     { engines: new EngineRegistry([new CwltoolEngine(), new ToilCwlEngine(), new ToilWdlEngine()]) },
   );
   const start = async (folder: string, wdl: string, version: string, params?: string): Promise<string> => {
@@ -308,6 +454,13 @@ t.test('WDL runs on toil-wdl-runner', async (t) => {
   const twoTask = await start('wdl-two-task', 'main.wdl', '1.0');
   const missingFile = await start('wdl-fail', 'missing-file.wdl', '1.0');
   const emptyGlob = await start('wdl-fail', 'empty-glob.wdl', '1.0');
+  // File inputs as WDL names them, plain strings: an attachment, and a file in an allowed folder.
+  const fileInputFiles = await attachFolder(path.join(workflowsDir, 'wdl-file-input'));
+  const fileInputRun = (params: Record<string, unknown>) =>
+    submit(t, app, { workflow_type: 'WDL', workflow_type_version: '1.0', workflow_url: 'main.wdl', workflow_params: JSON.stringify(params) }, fileInputFiles);
+  const fileInputRes = await fileInputRun({ 'file_input.first': 'data/first.txt', 'file_input.rest': ['data/first.txt', rootFile] });
+  t.equal(fileInputRes.statusCode, 200, fileInputRes.body);
+  const fileInput = (fileInputRes.json() as { run_id: string }).run_id;
 
   t.test('a 1.0 workflow of two tasks passing a File reaches COMPLETE with both outputs', async (t) => {
     t.equal(await waitForState(t, app, twoTask, undefined, 300_000), 'COMPLETE');
@@ -346,7 +499,30 @@ t.test('WDL runs on toil-wdl-runner', async (t) => {
     t.equal(log.run_log.exit_code, 0, 'Toil 5.9 ignores the task\'s exit code');
     t.same(log.outputs, {});
     t.ok(log.run_log.system_logs?.includes("WDL output 'glob_wf.results' was not produced."), JSON.stringify(log.run_log.system_logs));
-    t.comment(`all three runs done after ${Date.now() - began} ms`);
+  });
+
+  t.test('File inputs given as an attachment name and a path in an allowed folder are read', async (t) => {
+    t.equal(await waitForState(t, app, fileInput, undefined, 300_000), 'COMPLETE');
+    const joined = (await runLog(fileInput)).outputs.joined as FileOut;
+    t.equal(await fs.readFile(fileURLToPath(joined.location), 'utf8'), 'first line\nfirst line\nfrom an allowed folder\n');
+    t.comment(`all four runs done after ${Date.now() - began} ms`);
+  });
+
+  t.test('a File input outside the allowed folders is refused (403) and nothing is created', async (t) => {
+    const listRuns = async () => ((await call(t, app, { method: 'GET', url: '/ga4gh/wes/v1/runs' })).json() as { runs: { run_id: string }[] }).runs;
+    const runsBefore = await listRuns();
+    const foldersBefore = (await fs.readdir(app.ferry.config.workDir)).filter((e) => e.startsWith('run-')).sort();
+    for (const params of [
+      { 'file_input.first': '/etc/hostname', 'file_input.rest': [] },
+      { 'file_input.first': 'data/first.txt', 'file_input.rest': ['data/first.txt', '/etc/hostname'] },
+      { 'file_input.first': 'data/first.txt', 'file_input.rest': [], 'file_input.join.first': `file://${path.join(root, '..', 'elsewhere.txt')}` },
+    ]) {
+      const res = await fileInputRun(params);
+      t.equal(res.statusCode, 403, res.body);
+      t.match(res.json(), { status_code: 403, msg: /is outside the folders this server may read/ });
+    }
+    t.same(await listRuns(), runsBefore, 'no run is listed');
+    t.same((await fs.readdir(app.ferry.config.workDir)).filter((e) => e.startsWith('run-')).sort(), foldersBefore, 'no run folder');
   });
 
 });

@@ -1,28 +1,12 @@
 /**
- * A small reader of WDL (draft-2 and 1.0) that finds what Ferry needs to
- * collect a run's outputs: the workflow's declared outputs, its calls, and
- * each task's declared outputs. It is not a full WDL parser: expressions are
- * kept as token lists, and only the sections that matter are read; the rest is
- * skipped bracket by bracket. It does follow WDL's lexical rules exactly where
- * skipping depends on them: `#` comments, strings with `~{}`/`${}`
- * placeholders (which may hold strings and braces), and command sections
- * (`<<< >>>` ends at `>>>`; `{ }` ends at the first `}` outside a placeholder,
- * as WDL's grammar says).
+ * A small reader of WDL (draft-2 and 1.0) that finds what Ferry needs: the
+ * workflow's declared inputs and outputs, its calls, and each task's
+ * declarations. It is not a full WDL parser: expressions are kept as token
+ * lists, and only the sections that matter are read; the rest is skipped
+ * bracket by bracket (the tokenizer makes strings and command sections single
+ * tokens, so braces inside them never count).
  */
-
-export type WdlTokenKind = 'ident' | 'number' | 'string' | 'punct' | 'command';
-
-/** A piece of a string literal: literal text, or a placeholder's source. */
-export type WdlStringPart = { text: string } | { placeholder: string };
-
-export interface WdlToken {
-  kind: WdlTokenKind;
-  /** Source text (for strings: the literal with its quotes). */
-  text: string;
-  line: number;
-  /** Strings only: the pieces between placeholders, escapes decoded. */
-  parts?: WdlStringPart[];
-}
+import { tokenizeWdl, WdlSyntaxError, type WdlToken, type WdlTokenKind } from './tokenizer.js';
 
 /** `Type name = expression`, or a draft-2 `call.output` / `call.*` line (type null). */
 export interface WdlDeclaration {
@@ -47,11 +31,18 @@ export interface WdlCall {
 
 export interface WdlTask {
   name: string;
+  /** Every declaration but the outputs: the `input` section's and the body's (draft-2 has no `input` section). */
+  declarations: WdlDeclaration[];
   outputs: WdlDeclaration[];
 }
 
 export interface WdlWorkflow {
   name: string;
+  /**
+   * Every declaration but the outputs: the `input` section's, the body's and
+   * those inside `scatter` and `if` blocks, in source order.
+   */
+  declarations: WdlDeclaration[];
   /** The `output` section's declarations, or null when the workflow has none. */
   outputs: WdlDeclaration[] | null;
   calls: WdlCall[];
@@ -64,156 +55,16 @@ export interface WdlDocument {
   tasks: Map<string, WdlTask>;
 }
 
-/** The WDL is not something this reader understands; names the line. */
-export class WdlSyntaxError extends Error {
-  constructor(message: string, line: number) {
-    super(`${message} (line ${line})`);
-    this.name = 'WdlSyntaxError';
-  }
-}
-
 /** Reads a WDL document's outline. Throws {@link WdlSyntaxError}. */
 export function parseWdl(source: string): WdlDocument {
   return new OutlineParser(tokenizeWdl(source)).document();
 }
 
-// ---------------------------------------------------------------- lexing
-
-const IDENT_START = /[A-Za-z_]/;
-const IDENT_PART = /[A-Za-z0-9_]/;
-const NUMBER = /^(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?/;
-const TWO_CHAR = new Set(['==', '!=', '<=', '>=', '&&', '||']);
-
-/** Splits WDL source into tokens; comments and whitespace are dropped. */
-export function tokenizeWdl(src: string): WdlToken[] {
-  const tokens: WdlToken[] = [];
-  let i = 0;
-  let line = 1;
-  const n = src.length;
-  const advanceTo = (end: number): void => {
-    for (let k = i; k < end; k++) if (src[k] === '\n') line++;
-    i = end;
-  };
-  while (i < n) {
-    const c = src[i]!;
-    if (c === '\n') {
-      line++;
-      i++;
-    } else if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') {
-      i++;
-    } else if (c === '#') {
-      while (i < n && src[i] !== '\n') i++;
-    } else if (c === '"' || c === "'") {
-      const { end, parts } = readString(src, i, line);
-      tokens.push({ kind: 'string', text: src.slice(i, end), line, parts });
-      advanceTo(end);
-    } else if (IDENT_START.test(c)) {
-      let end = i + 1;
-      while (end < n && IDENT_PART.test(src[end]!)) end++;
-      const word = src.slice(i, end);
-      const startLine = line;
-      advanceTo(end);
-      if (word === 'command') {
-        let k = i;
-        while (k < n && /\s/.test(src[k]!)) k++;
-        if (src[k] === '{' || src.startsWith('<<<', k)) {
-          advanceTo(k);
-          const close = readCommand(src, i, line);
-          tokens.push({ kind: 'command', text: src.slice(i, close), line: startLine });
-          advanceTo(close);
-          continue;
-        }
-      }
-      tokens.push({ kind: 'ident', text: word, line: startLine });
-    } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[i + 1] ?? ''))) {
-      const m = NUMBER.exec(src.slice(i, i + 64))!;
-      tokens.push({ kind: 'number', text: m[0], line });
-      i += m[0].length;
-    } else {
-      const two = src.slice(i, i + 2);
-      const text = TWO_CHAR.has(two) ? two : c;
-      tokens.push({ kind: 'punct', text, line });
-      i += text.length;
-    }
-  }
-  return tokens;
-}
-
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"', "'": "'", '~': '~', $: '$' };
-
-/** A string literal starting at `start` (its quote): where it ends, and its pieces. */
-function readString(src: string, start: number, line: number): { end: number; parts: WdlStringPart[] } {
-  const quote = src[start]!;
-  const parts: WdlStringPart[] = [];
-  let text = '';
-  let i = start + 1;
-  while (i < src.length) {
-    const c = src[i]!;
-    if (c === '\\' && i + 1 < src.length) {
-      const e = src[i + 1]!;
-      text += ESCAPES[e] ?? `\\${e}`;
-      i += 2;
-    } else if (c === quote) {
-      if (text || parts.length === 0) parts.push({ text });
-      return { end: i + 1, parts };
-    } else if ((c === '~' || c === '$') && src[i + 1] === '{') {
-      if (text) parts.push({ text });
-      text = '';
-      const close = skipPlaceholder(src, i + 2, line);
-      parts.push({ placeholder: src.slice(i + 2, close - 1).trim() });
-      i = close;
-    } else if (c === '\n') {
-      break;
-    } else {
-      text += c;
-      i++;
-    }
-  }
-  throw new WdlSyntaxError('unterminated string', line);
-}
-
-/** From just inside `~{`/`${`: the index after the placeholder's closing `}`. */
-function skipPlaceholder(src: string, start: number, line: number): number {
-  let depth = 1;
-  let i = start;
-  while (i < src.length) {
-    const c = src[i]!;
-    if (c === '"' || c === "'") {
-      i = readString(src, i, line).end;
-      continue;
-    }
-    if (c === '{') depth++;
-    else if (c === '}' && --depth === 0) return i + 1;
-    i++;
-  }
-  throw new WdlSyntaxError('unterminated placeholder', line);
-}
-
-/** From a command section's opening `{` or `<<<`: the index after its end. */
-function readCommand(src: string, start: number, line: number): number {
-  const heredoc = src.startsWith('<<<', start);
-  let i = start + (heredoc ? 3 : 1);
-  while (i < src.length) {
-    if (heredoc && src.startsWith('>>>', i)) return i + 3;
-    const c = src[i]!;
-    if (!heredoc && c === '}') return i + 1;
-    // In `<<< >>>` only `~{}` is a placeholder (`${}` is the shell's own).
-    if (src[i + 1] === '{' && (c === '~' || (c === '$' && !heredoc))) {
-      i = skipPlaceholder(src, i + 2, line);
-      continue;
-    }
-    i++;
-  }
-  throw new WdlSyntaxError('unterminated command section', line);
-}
-
-// ---------------------------------------------------------------- parsing
-
 /** Words that continue an expression rather than end it. */
 const EXPRESSION_KEYWORDS = new Set(['if', 'then', 'else']);
 const OPEN = new Set(['(', '[', '{']);
 const CLOSE = new Set([')', ']', '}']);
-const SKIPPED_SECTIONS = new Set(['input', 'meta', 'parameter_meta', 'runtime', 'requirements', 'hints']);
+const SKIPPED_SECTIONS = new Set(['meta', 'parameter_meta', 'runtime', 'requirements', 'hints']);
 
 class OutlineParser {
   private pos = 0;
@@ -246,13 +97,13 @@ class OutlineParser {
           break;
         case 'task': {
           const name = this.expect('ident').text;
-          doc.tasks.set(name, { name, outputs: this.taskBody() });
+          doc.tasks.set(name, { name, ...this.taskBody() });
           break;
         }
         case 'workflow': {
           if (doc.workflow) throw this.error('a second workflow', t);
           const name = this.expect('ident').text;
-          const workflow: WdlWorkflow = { name, outputs: null, calls: [] };
+          const workflow: WdlWorkflow = { name, declarations: [], outputs: null, calls: [] };
           this.expectPunct('{');
           this.workflowBody(workflow, false, false);
           doc.workflow = workflow;
@@ -265,7 +116,8 @@ class OutlineParser {
     return doc;
   }
 
-  private taskBody(): WdlDeclaration[] {
+  private taskBody(): Pick<WdlTask, 'declarations' | 'outputs'> {
+    const declarations: WdlDeclaration[] = [];
     let outputs: WdlDeclaration[] = [];
     this.expectPunct('{');
     while (!this.isPunct('}')) {
@@ -275,15 +127,18 @@ class OutlineParser {
       } else if (this.isWord('output') && this.isPunct('{', 1)) {
         this.pos++;
         outputs = this.declarations();
+      } else if (this.isWord('input') && this.isPunct('{', 1)) {
+        this.pos++;
+        declarations.push(...this.inputSection());
       } else if (t.kind === 'ident' && SKIPPED_SECTIONS.has(t.text) && this.isPunct('{', 1)) {
         this.pos++;
         this.skipBalanced();
       } else {
-        this.declaration();
+        declarations.push(this.declaration());
       }
     }
     this.pos++;
-    return outputs;
+    return { declarations, outputs };
   }
 
   /** Reads a workflow (or scatter/if) body after its `{`, up to and including its `}`. */
@@ -318,14 +173,26 @@ class OutlineParser {
       } else if (this.isWord('output') && this.isPunct('{', 1)) {
         this.pos++;
         wf.outputs = this.declarations();
+      } else if (this.isWord('input') && this.isPunct('{', 1)) {
+        this.pos++;
+        wf.declarations.push(...this.inputSection());
       } else if (t.kind === 'ident' && SKIPPED_SECTIONS.has(t.text) && this.isPunct('{', 1)) {
         this.pos++;
         this.skipBalanced();
       } else {
-        this.declaration();
+        wf.declarations.push(this.declaration());
       }
     }
     this.pos++;
+  }
+
+  /** A 1.0 `input` section from its `{` to its `}`: declarations, bound or not. */
+  private inputSection(): WdlDeclaration[] {
+    const out: WdlDeclaration[] = [];
+    this.expectPunct('{');
+    while (!this.isPunct('}')) out.push(this.declaration());
+    this.pos++;
+    return out;
   }
 
   /** An output section from its `{` to its `}`. */
@@ -387,7 +254,7 @@ class OutlineParser {
   /**
    * An expression's tokens. WDL has no separator between declarations, so an
    * expression ends where two operands meet with no operator between them (the
-   * second starts the next declaration), or at its section's closing `}`.
+   * second starts the next declaration or section), or at its section's closing `}`.
    */
   private expression(): WdlToken[] {
     const out: WdlToken[] = [];
@@ -398,7 +265,10 @@ class OutlineParser {
       if (!t) throw this.error('unexpected end of file in an expression', out.at(-1) ?? this.tokens.at(-1));
       if (depth === 0) {
         if (t.kind === 'punct' && CLOSE.has(t.text)) break;
-        const startsOperand = (t.kind === 'ident' && !EXPRESSION_KEYWORDS.has(t.text)) || t.kind === 'string' || t.kind === 'number';
+        // After an operand, `if` starts the next statement (an `if` block), and a
+        // command section (one token) the task's next section.
+        const startsOperand =
+          (t.kind === 'ident' && (t.text === 'if' || !EXPRESSION_KEYWORDS.has(t.text))) || t.kind === 'string' || t.kind === 'number' || t.kind === 'command';
         if (afterOperand && startsOperand) break;
       }
       if (t.kind === 'punct' && OPEN.has(t.text)) depth++;
@@ -476,24 +346,3 @@ class OutlineParser {
   }
 }
 
-// ---------------------------------------------------------------- types
-
-/** How Ferry can hand out a value of a WDL type. */
-export type WdlTypeShape =
-  | { kind: 'file'; optional: boolean }
-  | { kind: 'file-array'; optional: boolean; nonEmpty: boolean; optionalElements: boolean }
-  /** A type holding files in a shape Ferry does not collect (Map, Pair, nested arrays…). */
-  | { kind: 'other-files'; optional: boolean }
-  /** No file in it (Int, String, Array[String]…) — or a struct, which this reader does not look into. */
-  | { kind: 'value'; optional: boolean };
-
-/** Classifies a normalised type from {@link parseWdl}. */
-export function wdlTypeShape(type: string): WdlTypeShape {
-  const optional = type.endsWith('?');
-  const bare = optional ? type.slice(0, -1) : type;
-  if (bare === 'File') return { kind: 'file', optional };
-  const array = /^Array\[(File\??)\](\+?)$/.exec(bare);
-  if (array) return { kind: 'file-array', optional, nonEmpty: array[2] === '+', optionalElements: array[1] === 'File?' };
-  if (/\bFile\b/.test(bare)) return { kind: 'other-files', optional };
-  return { kind: 'value', optional };
-}
