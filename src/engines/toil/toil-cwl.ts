@@ -1,31 +1,22 @@
 import path from 'node:path';
 import { CWL_VERSIONS, cwlInputLocations, readCwlOutputs } from '../cwl.js';
-import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
-import { checkOption } from '../option-policy.js';
-import { commandVersion } from '../version.js';
-import { BusReplays } from './bus-replays.js';
+import { renderOption, type Engine, type EngineCommand, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
 import { toilPaths } from './paths.js';
 import { toilPolicy } from './policy.js';
+import { ToilEngine } from './toil-engine.js';
 
 /**
  * Toil's CWL runner (`workflow_engine: toil`). Task logs come from replaying
  * its `--writeMessages` log.
  */
-export class ToilCwlEngine implements Engine {
+export class ToilCwlEngine extends ToilEngine implements Engine {
   readonly id = 'toil-cwl';
-  readonly name = 'toil';
   readonly workflowType = 'CWL';
   readonly workflowTypeVersions = CWL_VERSIONS;
-  private readonly replays = new BusReplays();
+  protected readonly policy = toilPolicy;
 
-  constructor(private readonly executable = 'toil-cwl-runner') {}
-
-  detectVersion(): Promise<string | null> {
-    return commandVersion('toil', ['--version']);
-  }
-
-  checkUserOption(option: EngineOption): void {
-    checkOption(this.name, toilPolicy, option);
+  constructor(private readonly executable = 'toil-cwl-runner') {
+    super();
   }
 
   /** File and Directory objects' `location` and `path` (see {@link cwlInputLocations}). */
@@ -59,6 +50,6 @@ export class ToilCwlEngine implements Engine {
   }
 
   taskLogs(ctx: RunContext): Promise<EngineTaskLog[]> {
-    return this.replays.taskLogs(ctx.runId, toilPaths(ctx).bus);
+    return this.toilJobs(ctx);
   }
 }

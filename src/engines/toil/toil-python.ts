@@ -5,11 +5,11 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errnoCode } from '../../util/errors.js';
 import { cwlInputLocations } from '../cwl.js';
-import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
-import { checkOption, type OptionPolicy } from '../option-policy.js';
-import { BusReplays } from './bus-replays.js';
+import { renderOption, type Engine, type EngineCommand, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
+import type { OptionPolicy } from '../option-policy.js';
 import { toilPaths } from './paths.js';
 import { toilPolicy } from './policy.js';
+import { ToilEngine } from './toil-engine.js';
 
 /** Environment variable holding the absolute path of the run's `wes_inputs.json` (the workflow_params). */
 const WES_INPUTS_ENV = 'WES_INPUTS';
@@ -95,14 +95,14 @@ const PROBE = [
  * The interpreter is found at start-up ({@link detect}): the first one that
  * can `import toil`, which need not be the `python3` first on PATH.
  */
-export class ToilPythonEngine implements Engine {
+export class ToilPythonEngine extends ToilEngine implements Engine {
   readonly id = 'toil-python';
-  readonly name = 'toil';
   readonly workflowType = 'PY';
   readonly workflowTypeVersions: readonly string[];
-  private readonly replays = new BusReplays();
+  protected readonly policy = toilPythonPolicy;
 
   constructor(readonly python: ToilPython) {
+    super();
     this.workflowTypeVersions = [python.version];
   }
 
@@ -120,12 +120,9 @@ export class ToilPythonEngine implements Engine {
     return null;
   }
 
-  detectVersion(): Promise<string | null> {
+  /** Toil's version as the detected interpreter imports it. */
+  override detectVersion(): Promise<string | null> {
     return Promise.resolve(this.python.toilVersion);
-  }
-
-  checkUserOption(option: EngineOption): void {
-    checkOption(this.name, toilPythonPolicy, option);
   }
 
   /**
@@ -170,7 +167,7 @@ export class ToilPythonEngine implements Engine {
   }
 
   taskLogs(ctx: RunContext): Promise<EngineTaskLog[]> {
-    return this.replays.taskLogs(ctx.runId, toilPaths(ctx).bus);
+    return this.toilJobs(ctx);
   }
 }
 

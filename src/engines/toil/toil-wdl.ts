@@ -1,16 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
-import { checkOption, type OptionPolicy } from '../option-policy.js';
-import { commandVersion } from '../version.js';
+import { renderOption, type Engine, type EngineCommand, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
+import type { OptionPolicy } from '../option-policy.js';
 import { parseWdl, type WdlDocument } from '../wdl/parser.js';
 import { callReference, expandReferences } from '../wdl/references.js';
 import { literalText, type WdlToken } from '../wdl/tokenizer.js';
 import { wdlTypeShape } from '../wdl/types.js';
-import { BusReplays } from './bus-replays.js';
 import { toilPaths } from './paths.js';
 import { toilPolicy } from './policy.js';
+import { ToilEngine } from './toil-engine.js';
 import { toilWdlInputLocations } from './toil-wdl-inputs.js';
 
 /** What `toil-wdl-runner` 5.9 runs: no `version` line (draft-2) or `version 1.0`. */
@@ -45,21 +44,14 @@ export const toilWdlPolicy: OptionPolicy = {
  * the outputs are rebuilt here from the workflow's declared outputs and the
  * files the runner exported, and a missing one fails the run.
  */
-export class ToilWdlEngine implements Engine {
+export class ToilWdlEngine extends ToilEngine implements Engine {
   readonly id = 'toil-wdl';
-  readonly name = 'toil';
   readonly workflowType = 'WDL';
   readonly workflowTypeVersions = TOIL_WDL_VERSIONS;
-  private readonly replays = new BusReplays();
+  protected readonly policy = toilWdlPolicy;
 
-  constructor(private readonly executable = 'toil-wdl-runner') {}
-
-  detectVersion(): Promise<string | null> {
-    return commandVersion('toil', ['--version']);
-  }
-
-  checkUserOption(option: EngineOption): void {
-    checkOption(this.name, toilWdlPolicy, option);
+  constructor(private readonly executable = 'toil-wdl-runner') {
+    super();
   }
 
   /** The File positions of the inputs the runner reads (see {@link toilWdlInputLocations}). */
@@ -113,7 +105,7 @@ export class ToilWdlEngine implements Engine {
 
   async taskLogs(ctx: RunContext): Promise<EngineTaskLog[]> {
     await adoptMessageLog(ctx);
-    const jobs = await this.replays.taskLogs(ctx.runId, toilPaths(ctx).bus);
+    const jobs = await this.toilJobs(ctx);
     // The compiled script runs WDL task T as a job named `TCls`; its other
     // jobs (`Job`, `EncapsulatedJob`, `initialize_jobs`) are its own plumbing
     // and are left out. Ids stay those of the full list, so they never shift.
