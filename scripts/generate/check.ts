@@ -4,7 +4,6 @@
  * which serves it — must accept it as OpenAPI 3.0.
  */
 import { lintDocument } from '@redocly/openapi-core';
-import { OpenAPIBackend } from 'openapi-backend';
 import { fail, isObject, type Json, type JsonObject } from './json.js';
 import { SpecResolver } from './load.js';
 import { failOnProblems, inMemoryBundle, redoclyConfig } from './redocly.js';
@@ -32,6 +31,8 @@ function checkSelfContained(node: Json, where: string): void {
  * ajv's "unknown format" warnings here.)
  */
 async function checkWithOpenapiBackend(doc: JsonObject): Promise<void> {
+  // Imported only for a bundle that passed every other check (see emit-schema.ts).
+  const { OpenAPIBackend } = await import('openapi-backend');
   const api = new OpenAPIBackend({
     definition: structuredClone(doc) as never,
     strict: true,

@@ -43,9 +43,15 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** Paths of both documents, WES's rebased under WES_BASE_PATH; a path defined twice is an error. */
+/**
+ * Paths of both documents, WES's rebased under WES_BASE_PATH; a path defined twice is an error.
+ * Templated paths that differ only in their parameter names (`/runs/{id}`, `/runs/{run_id}`) are
+ * the same path to OpenAPI (the router would only ever reach one of them), so they count as
+ * defined twice too.
+ */
 function mergePaths(wes: JsonObject, ferry: JsonObject): JsonObject {
   const paths: JsonObject = {};
+  const byShape = new Map<string, string>();
   for (const [doc, file, prefix] of [
     [wes, WES_FILE, WES_BASE_PATH],
     [ferry, FERRY_FILE, ''],
@@ -53,7 +59,12 @@ function mergePaths(wes: JsonObject, ferry: JsonObject): JsonObject {
     for (const [p, item] of Object.entries(asObject(doc['paths'] ?? {}, `spec/${file} paths`))) {
       if (!p.startsWith('/')) fail(`spec/${file}: path "${p}" must start with "/"`);
       const full = prefix + (prefix && p === '/' ? '' : p);
-      if (Object.hasOwn(paths, full)) fail(`path "${full}" from spec/${file} is already defined`);
+      const shape = full.replace(/\{[^}]*\}/g, '{}');
+      const existing = byShape.get(shape);
+      if (existing !== undefined) {
+        fail(`path "${full}" from spec/${file} is already defined${existing === full ? '' : ` as "${existing}"`}`);
+      }
+      byShape.set(shape, full);
       paths[full] = item;
     }
   }
