@@ -71,9 +71,9 @@ export class Staging {
 
   /**
    * Writes a stream into a new file of the submission (`wx`), keeping a copy
-   * while the copies of the whole submission stay within `maxKeep` bytes
-   * (by default what one journal entry may hold)
-   * (past that, all are dropped: see `contents`). A small file is written in
+   * while the copies of the whole submission stay within `maxKeep` bytes,
+   * by default what one journal entry may hold (past that, all are dropped:
+   * see `contents`). A small file is written in
    * one call once it has all arrived; a bigger one is written as it comes,
    * in batches of what arrived during the previous write. Returns its size.
    */
