@@ -308,18 +308,6 @@ export class MessageBusReplay {
   }
 }
 
-/**
- * Replay a whole message-bus log once (Toil's `replay_message_bus`).
- * A missing file gives an empty map.
- *
- * @returns jobs by job-store id, in first-seen order.
- */
-export async function replayMessageBus(path: string, opts: MessageBusReplayOptions = {}): Promise<Map<string, JobStatus>> {
-  const replay = new MessageBusReplay(path, opts);
-  await replay.update();
-  return new Map(replay.jobs().map((j) => [j.job_store_id, j]));
-}
-
 async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
   if (length <= 0) return Buffer.alloc(0);
   const buf = Buffer.alloc(length);

@@ -5,9 +5,16 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
 
-import { MessageBusReplay, replayMessageBus } from '../../../src/engines/toil/message-bus.js';
+import { MessageBusReplay, type MessageBusReplayOptions } from '../../../src/engines/toil/message-bus.js';
 import { decodePythonEscapes } from '../../../src/engines/toil/bus-fields.js';
 import type { JobStatus } from '../../../src/engines/toil/message-bus.js';
+
+/** A whole log replayed once, as Toil's `replay_message_bus` does: jobs by job-store id, in first-seen order. */
+async function replayMessageBus(file: string, opts: MessageBusReplayOptions = {}): Promise<Map<string, JobStatus>> {
+  const replay = new MessageBusReplay(file, opts);
+  await replay.update();
+  return new Map(replay.jobs().map((j) => [j.job_store_id, j]));
+}
 
 const fixtures = fileURLToPath(new URL('../../fixtures/toil-bus/', import.meta.url));
 const SMB = 'SingleMachineBatchSystem';
