@@ -62,10 +62,21 @@ function findStrayLocations(value: unknown, root: string): string[] {
     if (typeof v !== 'object' || v === null) return;
     const obj = v as Record<string, unknown>;
     if ((obj.class === 'File' || obj.class === 'Directory') && typeof obj.location === 'string' && obj.location.startsWith('file://')) {
-      if (!isInside(root, fileURLToPath(obj.location))) stray.push(obj.location);
+      // A file URL naming another host (or otherwise no local path) is no file of the run either.
+      const local = localPath(obj.location);
+      if (local === null || !isInside(root, local)) stray.push(obj.location);
     }
     Object.values(obj).forEach(visit);
   };
   visit(value);
   return stray;
+}
+
+/** The local path a `file://` URL names, or null when it names none (another host, a malformed URL). */
+function localPath(url: string): string | null {
+  try {
+    return fileURLToPath(url);
+  } catch {
+    return null;
+  }
 }

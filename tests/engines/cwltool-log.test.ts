@@ -403,6 +403,17 @@ t.test('readCwlOutputs: an output whose name starts with two dots is inside', as
   t.same(outcome.outputs, doc);
 });
 
+t.test('readCwlOutputs: a file URL of another host is no output of the run', async (t) => {
+  const { ctx } = await outputsFor(t, (out) => ({
+    o: { class: 'File', location: fileUrl(path.join(out, 'o')) },
+    elsewhere: { class: 'File', location: 'file://otherhost/etc/passwd' },
+    broken: { class: 'File', location: 'file://%zz/x' },
+  }));
+  const outcome = await readCwlOutputs(ctx);
+  t.match(outcome.failure, /outside the run's outputs folder: file:\/\/otherhost\/etc\/passwd, file:\/\/%zz\/x/, 'refused with a reason, not thrown');
+  t.same(outcome.outputs, {});
+});
+
 t.test('readCwlOutputs tolerates tool noise before the object', async (t) => {
   const { ctx, doc } = await outputsFor(t, (out) => ({ o: { class: 'File', location: fileUrl(path.join(out, 'o')) } }), 'noise from a tool\n{not json}\n');
   const outcome = await readCwlOutputs(ctx);
