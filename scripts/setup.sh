@@ -14,10 +14,12 @@ missing=()
 command -v cwltool >/dev/null 2>&1 || missing+=(cwltool)
 command -v toil-cwl-runner >/dev/null 2>&1 || missing+=(toil)
 /usr/bin/python3 -c 'import wdlparse' >/dev/null 2>&1 || missing+=(python3-wdlparse)
+# The tests make htpasswd files the way administrators do, with Apache's own tool.
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing engines from Debian: ${missing[*]}" >&2
+  echo "setup: installing from Debian: ${missing[*]}" >&2
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends cwltool toil python3-wdlparse
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
