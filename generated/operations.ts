@@ -196,18 +196,22 @@ export type GetRootResult =
  * `Files` is the type of the file parts (in RunWorkflow). The HTTP layer decides how
  * received files are handed over (Ferry passes its staging folder); the default is the list
  * of files as uploaded.
+ *
+ * `Caller` is who the request speaks for, as the HTTP layer established it (Ferry passes
+ * the authenticated principal, or null where no authentication is configured); every method
+ * gets it, so no operation can be served without knowing whose request it is.
  */
-export interface OperationHandlers<Files = UploadedFile[]> {
-  GetServiceInfo(input: GetServiceInfoInput): Promise<GetServiceInfoResult>;
-  ListRuns(input: ListRunsInput): Promise<ListRunsResult>;
-  RunWorkflow(input: RunWorkflowInput<Files>): Promise<RunWorkflowResult>;
-  GetRunLog(input: GetRunLogInput): Promise<GetRunLogResult>;
-  GetRunStatus(input: GetRunStatusInput): Promise<GetRunStatusResult>;
-  ListTasks(input: ListTasksInput): Promise<ListTasksResult>;
-  GetTask(input: GetTaskInput): Promise<GetTaskResult>;
-  CancelRun(input: CancelRunInput): Promise<CancelRunResult>;
-  GetRunStdout(input: GetRunStdoutInput): Promise<GetRunStdoutResult>;
-  GetRunStderr(input: GetRunStderrInput): Promise<GetRunStderrResult>;
-  GetEngineStatus(input: GetEngineStatusInput): Promise<GetEngineStatusResult>;
-  GetRoot(input: GetRootInput): Promise<GetRootResult>;
+export interface OperationHandlers<Files = UploadedFile[], Caller = undefined> {
+  GetServiceInfo(input: GetServiceInfoInput, caller: Caller): Promise<GetServiceInfoResult>;
+  ListRuns(input: ListRunsInput, caller: Caller): Promise<ListRunsResult>;
+  RunWorkflow(input: RunWorkflowInput<Files>, caller: Caller): Promise<RunWorkflowResult>;
+  GetRunLog(input: GetRunLogInput, caller: Caller): Promise<GetRunLogResult>;
+  GetRunStatus(input: GetRunStatusInput, caller: Caller): Promise<GetRunStatusResult>;
+  ListTasks(input: ListTasksInput, caller: Caller): Promise<ListTasksResult>;
+  GetTask(input: GetTaskInput, caller: Caller): Promise<GetTaskResult>;
+  CancelRun(input: CancelRunInput, caller: Caller): Promise<CancelRunResult>;
+  GetRunStdout(input: GetRunStdoutInput, caller: Caller): Promise<GetRunStdoutResult>;
+  GetRunStderr(input: GetRunStderrInput, caller: Caller): Promise<GetRunStderrResult>;
+  GetEngineStatus(input: GetEngineStatusInput, caller: Caller): Promise<GetEngineStatusResult>;
+  GetRoot(input: GetRootInput, caller: Caller): Promise<GetRootResult>;
 }

@@ -5,7 +5,8 @@ import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
 import { pino, type Logger } from 'pino';
 import type { OpenAPIBackend } from 'openapi-backend';
-import type { FerryConfig } from './config.js';
+import { authConfigured, type FerryConfig } from './config.js';
+import { Credentials } from './api/auth/credentials.js';
 import { MalformedRequestError } from './util/errors.js';
 import { errorHandler } from './api/errors.js';
 import { ferryVersion } from './api/spec.js';
@@ -16,7 +17,7 @@ import { ToilBackend } from './backend/toil-backend.js';
 import { defaultEngineRegistry, type EngineRegistry } from './engines/registry.js';
 import { RunIndex, runIndexFile } from './runs/run-index.js';
 import { LocalStateStore, type StateStore } from './runs/state-store.js';
-import { ToilWorkflow } from './runs/workflow.js';
+import { RunKeys, ToilWorkflow } from './runs/workflow.js';
 import { ChildProcessTaskRunner } from './tasks/child-process-runner.js';
 import { SupervisorTaskRunner } from './tasks/supervisor-runner.js';
 import { recoverJournal, SubmissionJournal } from './runs/submission-journal.js';
@@ -35,7 +36,7 @@ export interface AppParts {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    ferry: { backend: ToilBackend; api: OpenAPIBackend; taskRunner: TaskRunner; store: StateStore; config: FerryConfig };
+    ferry: { backend: ToilBackend; api: OpenAPIBackend; taskRunner: TaskRunner; store: StateStore; config: FerryConfig; credentials?: Credentials };
   }
 }
 
@@ -44,7 +45,8 @@ declare module 'fastify' {
  * folder. It does not listen; `server.ts` does that, and tests inject.
  */
 export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promise<FastifyInstance> {
-  const logger = parts.logger ?? pino({ level: config.logLevel });
+  // Credentials never reach a log line, whatever a future log call passes along.
+  const logger = parts.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'headers.authorization', 'authorization'] });
   await fs.mkdir(config.workDir, { recursive: true });
   await fs.mkdir(config.stateStore, { recursive: true });
   // Whatever a crash left half-received is not a run: remove it.
@@ -59,8 +61,9 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   const journal = new SubmissionJournal(config.stateStore, [config.workDir, config.stateStore], logger, parts.journalCheckpointMs);
   const engines = parts.engines ?? (await defaultEngineRegistry());
   const index = await RunIndex.open(runIndexFile(config.stateStore), store, async (runId) => {
-    const request = await new ToilWorkflow(config.workDir, store, runId).readRequest();
-    return request.tags ?? {};
+    const wf = new ToilWorkflow(config.workDir, store, runId);
+    const [request, owner] = await Promise.all([wf.readRequest(), wf.get(RunKeys.owner)]);
+    return { tags: request.tags ?? {}, ...(owner === null ? {} : { owner }) };
   });
   let taskRunner = parts.taskRunner;
   if (!taskRunner) {
@@ -80,6 +83,11 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     links: relativeLinks,
     serveLogFile,
   });
+
+  // Who may call: the credential files, re-read when they change (and on SIGHUP, see server.ts).
+  const credentials = authConfigured(config)
+    ? await Credentials.open({ htpasswdFile: config.authHtpasswd, tokensFile: config.authTokens, admins: config.admins, logger })
+    : undefined;
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -136,9 +144,11 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     limits: { maxAttachmentBytes: config.maxAttachmentBytes, maxAttachments: config.maxAttachments, maxFieldBytes: config.maxFieldBytes },
     validateResponses: config.validateResponses,
     routeOptions: !config.cors,
+    authenticator: credentials,
   });
-  app.decorate('ferry', { backend, api, taskRunner, store, config });
+  app.decorate('ferry', { backend, api, taskRunner, store, config, credentials });
   app.addHook('onClose', async () => {
+    credentials?.close();
     await journal.close().catch((err: unknown) => logger.warn({ err }, 'could not checkpoint the submission journal'));
     await taskRunner.close();
   });

@@ -49,6 +49,16 @@ export interface FerryConfig {
   maxZipBytes: number;
   /** Whether http(s) workflow URLs may point at loopback or private addresses. */
   allowPrivateDownloads: boolean;
+  /** Apache htpasswd file of bcrypt entries: HTTP Basic logins. */
+  authHtpasswd?: string;
+  /** Static bearer tokens: `USER SHA256HEX` per line. */
+  authTokens?: string;
+  /** Users who see and cancel every run. */
+  admins: string[];
+  /** Serve a non-loopback address without authentication, knowingly. */
+  noAuth: boolean;
+  /** Where clients learn how to get credentials (service-info's `auth_instructions_url`). */
+  authInstructionsUrl: string;
   serviceId: string;
   serviceName: string;
   organizationName: string;
@@ -81,6 +91,9 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   maxZipEntries: 10_000,
   maxZipBytes: 1024 * 1024 * 1024,
   allowPrivateDownloads: false,
+  admins: [],
+  noAuth: false,
+  authInstructionsUrl: '',
   serviceId: 'org.ferry.wes',
   serviceName: 'Ferry',
   organizationName: 'Ferry',
@@ -111,6 +124,11 @@ const flags = {
   'cancel-grace-seconds': { type: 'string', env: 'FERRY_CANCEL_GRACE_SECONDS' },
   'task-runner': { type: 'string', env: 'FERRY_TASK_RUNNER' },
   'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
+  'auth-htpasswd': { type: 'string', env: 'FERRY_AUTH_HTPASSWD' },
+  'auth-tokens': { type: 'string', env: 'FERRY_AUTH_TOKENS' },
+  admin: { type: 'string', multiple: true, env: 'FERRY_ADMINS' },
+  'no-auth': { type: 'boolean', env: 'FERRY_NO_AUTH' },
+  'auth-instructions-url': { type: 'string', env: 'FERRY_AUTH_INSTRUCTIONS_URL' },
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; env?: string; short?: string }>;
@@ -140,6 +158,11 @@ export const usage = `Usage: ferry serve [options]
   --cancel-grace-seconds S     SIGTERM to SIGKILL on cancel (default 5)       FERRY_CANCEL_GRACE_SECONDS
   --task-runner supervisor|inline  runs in detached supervisors that outlive the server (default), or inside it  FERRY_TASK_RUNNER
   --allow-private-downloads    let http(s) workflow URLs reach private/loopback addresses
+  --auth-htpasswd FILE         HTTP Basic logins, bcrypt entries (htpasswd -B)  FERRY_AUTH_HTPASSWD
+  --auth-tokens FILE           bearer tokens, 'USER SHA256HEX' per line        FERRY_AUTH_TOKENS
+  --admin USER                 a user who sees and cancels every run, repeatable FERRY_ADMINS (':'-separated)
+  --auth-instructions-url URL  where clients learn to get credentials          FERRY_AUTH_INSTRUCTIONS_URL
+  --no-auth                    serve a non-loopback --host without authentication FERRY_NO_AUTH
   --version                    print the version and exit
 
 Toil's underscore spellings (--work_dir, --state_store, --wes_dialect, --cors_origins, --logLevel) work too.
@@ -268,6 +291,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     allowedFileRoots: (list('allowed-file-root') ?? []).map((p) => path.resolve(cwd, p)),
     cancelGraceMs: toInt('--cancel-grace-seconds', str('cancel-grace-seconds') ?? String(defaultConfig.cancelGraceMs / 1000), 0) * 1000,
     allowPrivateDownloads: bool('allow-private-downloads') ?? false,
+    ...(str('auth-htpasswd') ? { authHtpasswd: path.resolve(cwd, str('auth-htpasswd')!) } : {}),
+    ...(str('auth-tokens') ? { authTokens: path.resolve(cwd, str('auth-tokens')!) } : {}),
+    admins: list('admin') ?? [],
+    noAuth: bool('no-auth') ?? false,
+    authInstructionsUrl: str('auth-instructions-url') ?? '',
     taskRunner,
   };
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -275,7 +303,30 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (config.logLevel === 'warning') config.logLevel = 'warn';
   if (config.logLevel === 'critical') config.logLevel = 'fatal';
   if (!levels.includes(config.logLevel)) throw new ConfigError(`--log-level must be one of ${levels.join(', ')}`);
+  checkExposure(config);
   return { config, version: bool('version') ?? false, help: bool('help') ?? false };
+}
+
+/** Whether any way of authenticating is configured. */
+export function authConfigured(config: Pick<FerryConfig, 'authHtpasswd' | 'authTokens'>): boolean {
+  return config.authHtpasswd !== undefined || config.authTokens !== undefined;
+}
+
+/** Whether a listen address reaches only this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Submitting a workflow runs code on this machine: without authentication,
+ * Ferry listens only where nobody else can reach it, unless told otherwise.
+ */
+function checkExposure(config: FerryConfig): void {
+  if (authConfigured(config) || config.noAuth || isLoopbackHost(config.host)) return;
+  throw new ConfigError(
+    `--host ${config.host} would let anyone who reaches it run workflows here: configure authentication (--auth-htpasswd, --auth-tokens) or pass --no-auth to serve it without.`,
+  );
 }
 
 /** A config for tests and embedding: defaults plus overrides, paths made absolute. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import type { FerryConfig } from './config.js';
+import { authConfigured, isLoopbackHost, type FerryConfig } from './config.js';
 
 /**
  * Starts the server and stops it gracefully on SIGTERM/SIGINT: no new
@@ -25,6 +25,11 @@ export async function serve(config: FerryConfig): Promise<FastifyInstance> {
   process.on('unhandledRejection', (err) => app.log.error({ err }, 'unhandled rejection'));
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  // SIGHUP: read the credential files again now (they are also re-read when they change).
+  process.on('SIGHUP', () => void app.ferry.credentials?.reload());
+  if (!authConfigured(config) && !isLoopbackHost(config.host)) {
+    app.log.warn({ host: config.host }, 'no authentication (--no-auth) on an address others can reach: anyone who reaches it can run workflows here');
+  }
   await app.listen({ host: config.host, port: config.port });
   return app;
 }

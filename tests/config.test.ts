@@ -49,8 +49,18 @@ t.test("Ferry's own flags", async (t) => {
     '--allowed-file-root=/abs/root',
     '--cancel-grace-seconds=2',
     '--allow-private-downloads',
+    '--auth-tokens=tokens.txt',
+    '--auth-htpasswd=/etc/ferry/htpasswd',
+    '--admin=ann',
+    '--admin=bob',
+    '--auth-instructions-url=https://wes.example/how',
   ]);
   t.equal(c.host, '0.0.0.0');
+  t.equal(c.authTokens, path.join(CWD, 'tokens.txt'));
+  t.equal(c.authHtpasswd, '/etc/ferry/htpasswd');
+  t.same(c.admins, ['ann', 'bob']);
+  t.equal(c.authInstructionsUrl, 'https://wes.example/how');
+  t.equal(c.noAuth, false);
   t.equal(c.port, 9090);
   t.equal(c.workDir, path.join(CWD, 'runs'));
   t.equal(c.stateStore, '/var/state');
@@ -102,6 +112,8 @@ t.test('environment variables', async (t) => {
     FERRY_ALLOW_PRIVATE_DOWNLOADS: 'yes',
     FERRY_CANCEL_GRACE_SECONDS: '7',
     FERRY_VALIDATE_RESPONSES: '1',
+    FERRY_NO_AUTH: '1',
+    FERRY_ADMINS: 'ann:bob',
   };
   const c = load([], env);
   t.equal(c.host, '0.0.0.0');
@@ -118,6 +130,8 @@ t.test('environment variables', async (t) => {
   t.equal(c.allowPrivateDownloads, true);
   t.equal(c.cancelGraceMs, 7000);
   t.equal(c.validateResponses, 'log');
+  t.equal(c.noAuth, true);
+  t.same(c.admins, ['ann', 'bob']);
   t.equal(load([], { FERRY_CORS: 'off' }).cors, false);
   t.equal(load([], { FERRY_PORT: '' }).port, 8080, 'an empty variable counts as unset');
 
@@ -187,4 +201,16 @@ t.test('makeConfig', async (t) => {
   t.equal(c.stateStore, path.join(path.resolve('rel-work'), 'state_store'));
   t.equal(c.port, 1);
   t.equal(c.host, defaultConfig.host);
+});
+
+t.test('without authentication, only a loopback address is served unless --no-auth says so', async (t) => {
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) {
+    t.equal(load([`--host=${host}`]).host, host, `${host} needs no authentication`);
+  }
+  for (const host of ['0.0.0.0', '::', '192.0.2.7', 'wes.example']) {
+    t.throws(() => load([`--host=${host}`]), { name: 'ConfigError', message: /--host .*--auth-htpasswd, --auth-tokens.*--no-auth/ }, `${host} refused, saying what to do`);
+    t.equal(load([`--host=${host}`, '--no-auth']).noAuth, true, `${host} with --no-auth`);
+    t.equal(load([`--host=${host}`, '--auth-tokens=t']).host, host, `${host} with tokens`);
+    t.equal(load([`--host=${host}`, '--auth-htpasswd=h']).host, host, `${host} with an htpasswd file`);
+  }
 });

@@ -4,7 +4,7 @@
  * reshapes an operation is a compile error where it matters.
  */
 import { TS_HEADER } from './config.js';
-import { FILES_PARAM, operationModels, quote, type OperationModel } from './operation-types.js';
+import { CALLER_PARAM, FILES_PARAM, operationModels, quote, type OperationModel } from './operation-types.js';
 import type { JsonObject } from './json.js';
 
 function commentText(s: string): string {
@@ -85,11 +85,15 @@ function handlersInterface(ops: OperationModel[]): string[] {
     ' * One method per operation of generated/openapi.json.',
     ' *',
     ...filesDoc(withFiles.length > 0 ? `in ${withFiles.join(', ')}` : 'no operation has any yet'),
+    ' *',
+    ` * \`${CALLER_PARAM}\` is who the request speaks for, as the HTTP layer established it (Ferry passes`,
+    ' * the authenticated principal, or null where no authentication is configured); every method',
+    ' * gets it, so no operation can be served without knowing whose request it is.',
     ' */',
-    `export interface OperationHandlers<${FILES_PARAM} = UploadedFile[]> {`,
+    `export interface OperationHandlers<${FILES_PARAM} = UploadedFile[], ${CALLER_PARAM} = undefined> {`,
     ...ops.map((o) => {
       const input = o.fileParts.length > 0 ? `${o.id}Input<${FILES_PARAM}>` : `${o.id}Input`;
-      return `  ${o.id}(input: ${input}): Promise<${o.id}Result>;`;
+      return `  ${o.id}(input: ${input}, caller: ${CALLER_PARAM}): Promise<${o.id}Result>;`;
     }),
     '}',
   ];

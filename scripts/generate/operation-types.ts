@@ -13,6 +13,8 @@ const RESERVED_NAMES = new Set(['UploadedFile', 'OperationId', 'OperationHandler
 
 /** The type parameter that stands for however the HTTP layer hands over multipart file parts. */
 export const FILES_PARAM = 'Files';
+/** The type parameter of OperationHandlers for who a request speaks for. */
+export const CALLER_PARAM = 'Caller';
 
 /** One operation, with the type expressions of its input and results. */
 export interface OperationModel {

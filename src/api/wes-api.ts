@@ -5,6 +5,7 @@ import type { ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { operationIds } from '../../generated/operations.js';
 import { Staging } from '../backend/staging.js';
+import type { Caller, Principal } from '../backend/caller.js';
 import { bindHandlers, type WESBackend } from '../backend/wes-backend.js';
 import { MalformedRequestError, UnsupportedMediaTypeError, WesError } from '../util/errors.js';
 import { receiveMultipart, type MultipartLimits } from './multipart.js';
@@ -19,7 +20,20 @@ export interface WesApiOptions {
   validateResponses: 'off' | 'log' | 'throw';
   /** Whether OPTIONS is ours to answer (not when the CORS plugin answers preflights). */
   routeOptions: boolean;
+  /** Who may call: absent, no authentication (every request speaks for no one in particular). */
+  authenticator?: Authenticator;
 }
+
+/** Checks the credentials a request carries (see api/auth). */
+export interface Authenticator {
+  /** `WWW-Authenticate` challenges for a 401, one per scheme. */
+  readonly challenges: readonly string[];
+  /** The principal an `Authorization` header proves, or null. */
+  authenticate(authorization: string | undefined): Promise<Principal | null>;
+}
+
+/** Operations anyone may call: what the server is, whether it is up, the way to service-info. */
+const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set(['GetServiceInfo', 'GetEngineStatus', 'GetRoot']);
 
 /** What a handler resolves to, whatever the operation. */
 interface HandlerResult {
@@ -29,7 +43,7 @@ interface HandlerResult {
 }
 
 /** Any operation's handler, as the router calls it: with an input checked against that operation's schema. */
-type AnyHandler = (input: never) => Promise<HandlerResult>;
+type AnyHandler = (input: never, caller: Caller) => Promise<HandlerResult>;
 
 /** Raised when a response does not match the spec and responses are checked strictly. */
 class ResponseValidationError extends Error {}
@@ -74,6 +88,8 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
     if (found.kind === 'no-route') throw new WesError(404, `No route ${method} ${path}.`);
     if (found.kind === 'no-method') throw new WesError(405, `Method ${method} is not allowed on ${path}.`, { allow: found.allow.join(', ') });
     const { operation, params } = found;
+    // Who is asking, before anything of the request is read: an upload nobody may make is not received.
+    const caller = await callerOf(request, operation.operationId!, opts.authenticator);
     const plan = plans.get(operation)!;
     const headers = request.headers as Record<string, string | string[] | undefined>;
     // Undeclared query parameters (cache busters and the like) are ignored, as Toil does; declared ones are checked.
@@ -90,7 +106,7 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
       }
       const input = validated(plan, params, query, headers, body, staging);
       // The input now matches the operation's schema, which its handler's input type is made from.
-      const result = await handlers.get(operation.operationId!)!(input as never);
+      const result = await handlers.get(operation.operationId!)!(input as never, caller);
       if (opts.validateResponses !== 'off') checkResponse(api, operation, result, request, opts.validateResponses);
       await send(reply, result);
     } catch (err) {
@@ -102,6 +118,23 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
   app.route({ method: methods, url: '/', handler: serve });
   app.route({ method: methods, url: '/*', handler: serve });
   return api;
+}
+
+/**
+ * Whom a request speaks for: null without authentication; on a public
+ * operation, whoever its credentials prove (if any); elsewhere a principal,
+ * or a 401 naming every scheme the server takes.
+ */
+async function callerOf(request: FastifyRequest, operationId: string, authenticator: Authenticator | undefined): Promise<Caller> {
+  if (!authenticator) return null;
+  const header = request.headers.authorization;
+  const principal = await authenticator.authenticate(Array.isArray(header) ? header[0] : header);
+  if (principal) return { user: principal.user, admin: principal.admin };
+  // A public operation answers everyone alike: a caller who proves nothing sees no run.
+  if (PUBLIC_OPERATIONS.has(operationId)) return { user: '', admin: false };
+  throw new WesError(401, header ? 'The credentials sent are not valid.' : 'This request needs credentials.', {
+    'www-authenticate': authenticator.challenges.join(', '),
+  });
 }
 
 /** What is worked out once per operation for checking its requests. */

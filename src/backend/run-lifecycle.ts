@@ -5,6 +5,7 @@ import { isTerminal, type State } from '../runs/state-machine.js';
 import { isRunId, type StateStore } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
+import { maySee, type Caller } from './caller.js';
 import { OperationForbiddenError, WorkflowNotFoundError } from '../util/errors.js';
 import { isIdentityAlive } from '../util/process.js';
 
@@ -31,12 +32,22 @@ export class RunLifecycle {
     return new ToilWorkflow(this.deps.workDir, this.deps.store, runId);
   }
 
-  /** The run, or a 404 when there is none by that id. */
-  async existing(runId: string): Promise<ToilWorkflow> {
+  /**
+   * The run, or a 404 when there is none by that id that `caller` may see:
+   * someone else's run is not found, never forbidden, so its existence does
+   * not show.
+   */
+  async existing(runId: string, caller: Caller): Promise<ToilWorkflow> {
     if (!isRunId(runId)) throw new WorkflowNotFoundError(runId);
     const wf = this.workflow(runId);
-    // The index holds only runs that have a state; anything else is looked up.
-    if (!this.deps.index.has(runId) && !(await wf.exists())) throw new WorkflowNotFoundError(runId);
+    // The index holds only runs that have a state, with their owner; anything else is looked up.
+    const entry = this.deps.index.get(runId);
+    if (entry) {
+      if (!maySee(caller, entry.owner)) throw new WorkflowNotFoundError(runId);
+      return wf;
+    }
+    if (!(await wf.exists())) throw new WorkflowNotFoundError(runId);
+    if (caller !== null && !maySee(caller, await wf.get(RunKeys.owner))) throw new WorkflowNotFoundError(runId);
     return wf;
   }
 

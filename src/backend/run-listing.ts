@@ -3,6 +3,7 @@ import type { components } from '../../generated/schema.js';
 import type { FinalSummary, IndexEntry, RunIndex } from '../runs/run-index.js';
 import { ALL_STATES, isTerminal } from '../runs/state-machine.js';
 import { RunKeys } from '../runs/workflow.js';
+import type { Caller } from './caller.js';
 import type { RunLifecycle } from './run-lifecycle.js';
 
 type RunSummary = components['schemas']['RunSummary'];
@@ -18,10 +19,15 @@ export class RunListing {
     private readonly logger: Logger,
   ) {}
 
-  /** One page of run summaries, and the token of the next ('' on the last page). */
-  async page(size: number, token: string | undefined): Promise<{ runs: RunSummary[]; next_page_token: string }> {
+  /**
+   * One page of the run summaries `caller` may see, and the token of the
+   * next ('' on the last page): a user's own runs, or every run for an admin
+   * and where no authentication is configured.
+   */
+  async page(size: number, token: string | undefined, caller: Caller): Promise<{ runs: RunSummary[]; next_page_token: string }> {
     await this.index.refresh();
-    const page = this.index.page(size, token || undefined);
+    const owner = caller === null || caller.admin ? undefined : caller.user;
+    const page = this.index.page(size, token || undefined, owner);
     const runs = (await Promise.all(page.entries.map((e) => this.summary(e)))).filter((s): s is RunSummary => s !== null);
     return { runs, next_page_token: page.nextPageToken };
   }

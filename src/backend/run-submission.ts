@@ -11,6 +11,7 @@ import { JOURNAL_MAX_BYTES, JOURNAL_MAX_FILES, type SubmissionJournal } from '..
 import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { ServiceUnavailableError, storageError, WesError } from '../util/errors.js';
+import type { Caller } from './caller.js';
 import { Staging } from './staging.js';
 import { acceptSubmission, type SubmissionFields } from './submission.js';
 
@@ -41,7 +42,7 @@ export class RunSubmission {
   constructor(private readonly deps: RunSubmissionDeps) {}
 
   /** Submits the form whose attachments are in `staging` (made here when nothing was attached); returns the new run's id. */
-  async submit(fields: SubmissionFields, staging: Staging | undefined): Promise<string> {
+  async submit(fields: SubmissionFields, staging: Staging | undefined, caller: Caller): Promise<string> {
     const { taskRunner, config } = this.deps;
     // Admission first: past the queue bound, refuse before anything is created.
     if (taskRunner.queueLength + this.admitting >= config.maxQueuedRuns) {
@@ -50,13 +51,14 @@ export class RunSubmission {
     }
     this.admitting++;
     try {
-      return await this.admit(fields, staging ?? (await Staging.create(config.workDir)));
+      return await this.admit(fields, staging ?? (await Staging.create(config.workDir)), caller?.user);
     } finally {
       this.admitting--;
     }
   }
 
-  private async admit(fields: SubmissionFields, stage: Staging): Promise<string> {
+  /** `owner`: the user the run will belong to (none without authentication). */
+  private async admit(fields: SubmissionFields, stage: Staging, owner: string | undefined): Promise<string> {
     const { config, store, index, activeRuns, engines, journal, logger } = this.deps;
     let runId: string | null = null;
     let preparing: Promise<PreparedRecord> | null = null;
@@ -78,6 +80,7 @@ export class RunSubmission {
         [RunKeys.engineOptions]: JSON.stringify(options),
         [RunKeys.serverId]: this.deps.serverId,
         [RunKeys.submittedAt]: new Date().toISOString(),
+        ...(owner === undefined ? {} : { [RunKeys.owner]: owner }),
       });
       // A small submission is written plainly and made durable by one journal entry holding all of
       // it; a bigger one has every file fsynced. Then the two renames in order: the run folder, then
@@ -93,7 +96,7 @@ export class RunSubmission {
       await stage.moveTo(wf.runDir, contents === null);
       await prepared.publish();
       if (journaled) journal?.settled(journaled);
-      await index.add(runId, accepted.tags);
+      await index.add(runId, accepted.tags, owner);
       this.deps.taskRunner.run(runId);
       logger.info({ run_id: runId, engine: accepted.engine.name }, 'run accepted');
       return runId;

@@ -44,7 +44,7 @@ export class ServiceInfoView {
       workflow_engine_versions: engineVersions,
       default_workflow_engine_parameters: defaults,
       system_state_counts: await this.listing.stateCounts(),
-      auth_instructions_url: '',
+      auth_instructions_url: config.authInstructionsUrl,
       tags: { wes_dialect: config.wesDialect, ferry_version: this.version },
     };
   }

@@ -6,6 +6,7 @@ import { RunListing } from './run-listing.js';
 import { RunLogs, type LogFile, type ApiLinks } from './run-logs.js';
 import { RunSubmission, type RunSubmissionDeps } from './run-submission.js';
 import { ServiceInfoView } from './service-info.js';
+import type { Caller } from './caller.js';
 import type { Staging } from './staging.js';
 import { WESBackend, type WesHandlers } from './wes-backend.js';
 
@@ -55,28 +56,28 @@ export class ToilBackend extends WESBackend implements WesHandlers {
     return { status: 200, body: await this.info.describe() };
   }
 
-  async ListRuns(input: Ops.ListRunsInput): Promise<Ops.ListRunsResult> {
-    return { status: 200, body: await this.listing.page(this.pageSize(input.query.page_size), input.query.page_token) };
+  async ListRuns(input: Ops.ListRunsInput, caller: Caller): Promise<Ops.ListRunsResult> {
+    return { status: 200, body: await this.listing.page(this.pageSize(input.query.page_size), input.query.page_token, caller) };
   }
 
   /** POST /runs. `workflow_attachment` is the staging folder the HTTP layer streamed the attachments into. */
-  async RunWorkflow(input: Ops.RunWorkflowInput<Staging>): Promise<Ops.RunWorkflowResult> {
+  async RunWorkflow(input: Ops.RunWorkflowInput<Staging>, caller: Caller): Promise<Ops.RunWorkflowResult> {
     const { workflow_attachment: staging, ...fields } = input.body;
-    return { status: 200, body: { run_id: await this.submission.submit(fields, staging) } };
+    return { status: 200, body: { run_id: await this.submission.submit(fields, staging, caller) } };
   }
 
-  async GetRunLog(input: Ops.GetRunLogInput): Promise<Ops.GetRunLogResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id);
+  async GetRunLog(input: Ops.GetRunLogInput, caller: Caller): Promise<Ops.GetRunLogResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
     return { status: 200, body: await this.logs.runLog(wf) };
   }
 
-  async GetRunStatus(input: Ops.GetRunStatusInput): Promise<Ops.GetRunStatusResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id);
+  async GetRunStatus(input: Ops.GetRunStatusInput, caller: Caller): Promise<Ops.GetRunStatusResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
     return { status: 200, body: { run_id: wf.runId, state: await this.lifecycle.currentState(wf) } };
   }
 
-  async ListTasks(input: Ops.ListTasksInput): Promise<Ops.ListTasksResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id);
+  async ListTasks(input: Ops.ListTasksInput, caller: Caller): Promise<Ops.ListTasksResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
     const size = this.pageSize(input.query.page_size);
     const kind = `tasks:${wf.runId}`;
     const from = input.query.page_token ? decodePageToken(kind, input.query.page_token) : 0;
@@ -85,26 +86,26 @@ export class ToilBackend extends WESBackend implements WesHandlers {
     return { status: 200, body: { task_logs: tasks.slice(from, from + size), next_page_token: next } };
   }
 
-  async GetTask(input: Ops.GetTaskInput): Promise<Ops.GetTaskResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id);
+  async GetTask(input: Ops.GetTaskInput, caller: Caller): Promise<Ops.GetTaskResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
     return { status: 200, body: await this.logs.task(wf, input.params.task_id) };
   }
 
-  async CancelRun(input: Ops.CancelRunInput): Promise<Ops.CancelRunResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id);
+  async CancelRun(input: Ops.CancelRunInput, caller: Caller): Promise<Ops.CancelRunResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
     await this.lifecycle.cancel(wf);
     return { status: 200, body: { run_id: wf.runId } };
   }
 
   // Toil's extra routes.
 
-  async GetRunStdout(input: Ops.GetRunStdoutInput): Promise<Ops.GetRunStdoutResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id);
+  async GetRunStdout(input: Ops.GetRunStdoutInput, caller: Caller): Promise<Ops.GetRunStdoutResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
     return this.deps.serveLogFile(await this.logs.logFile(wf, 'stdout'), input.headers.Range);
   }
 
-  async GetRunStderr(input: Ops.GetRunStderrInput): Promise<Ops.GetRunStderrResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id);
+  async GetRunStderr(input: Ops.GetRunStderrInput, caller: Caller): Promise<Ops.GetRunStderrResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
     return this.deps.serveLogFile(await this.logs.logFile(wf, 'stderr'), input.headers.Range);
   }
 

@@ -1,11 +1,13 @@
 import { operationIds, type OperationHandlers, type OperationId } from '../../generated/operations.js';
+import type { Caller } from './caller.js';
 import type { Staging } from './staging.js';
 
 /**
  * Every operation of the spec as the backend serves it. Attachments arrive
- * in a staging folder, inside RunWorkflow's input (`workflow_attachment`).
+ * in a staging folder, inside RunWorkflow's input (`workflow_attachment`);
+ * every operation learns whom the request speaks for.
  */
-export type WesHandlers = OperationHandlers<Staging>;
+export type WesHandlers = OperationHandlers<Staging, Caller>;
 
 /**
  * The abstract WES backend: one method per operationId of the bundled spec.

@@ -18,8 +18,16 @@ export interface IndexEntry {
   seq: number;
   runId: string;
   tags: Record<string, string>;
+  /** The user the run belongs to (absent: submitted without authentication). */
+  owner?: string;
   /** Set once the run is known to have ended. */
   final?: FinalSummary;
+}
+
+/** What the index keeps of a run besides its id: from the request and record when it is rebuilt. */
+export interface IndexFacts {
+  tags: Record<string, string>;
+  owner?: string;
 }
 
 /** Where a state store keeps its run index. */
@@ -53,6 +61,8 @@ export async function appendFinal(file: string, runId: string, final: FinalSumma
 export class RunIndex {
   private readonly entries: IndexEntry[] = [];
   private readonly byId = new Map<string, IndexEntry>();
+  /** Each owner's entries, oldest first, so that a user's page costs the page. */
+  private readonly byOwner = new Map<string, IndexEntry[]>();
   private readonly open = new Set<IndexEntry>();
   private readonly finalCounts = new Map<State, number>();
   private readonly tail: LineTail;
@@ -65,7 +75,7 @@ export class RunIndex {
   static async open(
     file: string,
     store: StateStore,
-    readTags: (runId: string) => Promise<Record<string, string>> = async () => ({}),
+    readFacts: (runId: string) => Promise<IndexFacts> = async () => ({ tags: {} }),
   ): Promise<RunIndex> {
     await fs.mkdir(path.dirname(file), { recursive: true });
     const index = new RunIndex(file);
@@ -76,7 +86,11 @@ export class RunIndex {
         missing.map(async (id) => ({ id, at: (await store.get(id, RunKeys.submittedAt)) ?? '', exists: await store.has(id) })),
       );
       withTimes.sort((a, b) => a.at.localeCompare(b.at));
-      for (const m of withTimes) if (m.exists) await index.add(m.id, await readTags(m.id).catch(() => ({})));
+      for (const m of withTimes) {
+        if (!m.exists) continue;
+        const facts = await readFacts(m.id).catch((): IndexFacts => ({ tags: {} }));
+        await index.add(m.id, facts.tags, facts.owner);
+      }
     }
     return index;
   }
@@ -87,6 +101,7 @@ export class RunIndex {
     if (reset) {
       this.entries.length = 0;
       this.byId.clear();
+      this.byOwner.clear();
       this.open.clear();
       this.finalCounts.clear();
     }
@@ -102,14 +117,19 @@ export class RunIndex {
     }
     if (typeof value !== 'object' || value === null) return;
     if ('final' in value) return this.ingestFinal(value as Record<string, unknown>);
-    const { seq: written, run_id: runId, tags } = value as { seq?: unknown; run_id?: unknown; tags?: unknown };
+    const { seq: written, run_id: runId, tags, owner } = value as { seq?: unknown; run_id?: unknown; tags?: unknown; owner?: unknown };
     if (typeof written !== 'number' || typeof runId !== 'string' || !isRunId(runId) || this.byId.has(runId)) return;
     // The order is the file's: a line's number is the one it was written with when that
     // still counts up, else the next one, so every reader of the file numbers it alike.
     const next = (this.entries[this.entries.length - 1]?.seq ?? 0) + 1;
     const seq = Number.isSafeInteger(written) && written > next ? written : next;
-    const entry: IndexEntry = { seq, runId, tags: isStringRecord(tags) ? tags : {} };
+    const entry: IndexEntry = { seq, runId, tags: isStringRecord(tags) ? tags : {}, ...(typeof owner === 'string' ? { owner } : {}) };
     this.entries.push(entry);
+    if (entry.owner !== undefined) {
+      const own = this.byOwner.get(entry.owner);
+      if (own) own.push(entry);
+      else this.byOwner.set(entry.owner, [entry]);
+    }
     this.open.add(entry);
     this.byId.set(runId, entry);
   }
@@ -161,14 +181,14 @@ export class RunIndex {
    * batch whole whoever else appends, and numbers follow the file's order
    * (see ingest), so they stay unique even with several writers.
    */
-  add(runId: string, tags: Record<string, string>): Promise<void> {
+  add(runId: string, tags: Record<string, string>, owner?: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ runId, tags, resolve, reject });
+      this.pending.push({ runId, tags, owner, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
 
-  private readonly pending: { runId: string; tags: Record<string, string>; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private readonly pending: { runId: string; tags: Record<string, string>; owner: string | undefined; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private flushing = false;
 
   private async flush(): Promise<void> {
@@ -179,10 +199,10 @@ export class RunIndex {
         let seq = this.entries[this.entries.length - 1]?.seq ?? 0;
         const seen = new Set<string>();
         const lines: string[] = [];
-        for (const { runId, tags } of batch) {
+        for (const { runId, tags, owner } of batch) {
           if (this.byId.has(runId) || seen.has(runId)) continue;
           seen.add(runId);
-          lines.push(JSON.stringify({ seq: ++seq, run_id: runId, tags }) + '\n');
+          lines.push(JSON.stringify({ seq: ++seq, run_id: runId, tags, ...(owner === undefined ? {} : { owner }) }) + '\n');
         }
         if (lines.length > 0) {
           // A crash mid-append leaves a torn last line: end it, so these records start lines of their own.
@@ -212,23 +232,25 @@ export class RunIndex {
   }
 
   /**
-   * A page, newest first. The token holds the sequence number to continue
-   * below, so runs added meanwhile never shift later pages.
+   * A page, newest first: of every run, or of `owner`'s runs only. The token
+   * holds the sequence number to continue below, so runs added meanwhile
+   * never shift later pages.
    */
-  page(size: number, token?: string): { entries: IndexEntry[]; nextPageToken: string } {
+  page(size: number, token?: string, owner?: string): { entries: IndexEntry[]; nextPageToken: string } {
+    const list = owner === undefined ? this.entries : (this.byOwner.get(owner) ?? []);
     const below = token ? decodePageToken('runs', token) : Number.MAX_SAFE_INTEGER;
     // Entries are sorted by seq: binary search for the first one >= below.
     let lo = 0;
-    let hi = this.entries.length;
+    let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.entries[mid]!.seq < below) lo = mid + 1;
+      if (list[mid]!.seq < below) lo = mid + 1;
       else hi = mid;
     }
     const end = lo;
     const start = Math.max(0, end - size);
-    const entries = this.entries.slice(start, end).reverse();
-    const nextPageToken = start > 0 ? encodePageToken('runs', this.entries[start]!.seq) : '';
+    const entries = list.slice(start, end).reverse();
+    const nextPageToken = start > 0 ? encodePageToken('runs', list[start]!.seq) : '';
     return { entries, nextPageToken };
   }
 }

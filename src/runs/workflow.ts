@@ -23,6 +23,8 @@ export const RunKeys = {
   engineOptions: 'engine_options',
   systemLogs: 'system_logs',
   submittedAt: 'submitted_at',
+  /** The user who submitted the run (absent: submitted without authentication). */
+  owner: 'owner',
 } as const;
 
 /**

@@ -185,7 +185,7 @@ t.test('runs in the store but missing from the index are added on open', async (
   const reopened = await RunIndex.open(file, store, async (id) => {
     asked.push(id);
     if (id === lost[2]) throw new Error('tags unreadable');
-    return { recovered: id.slice(0, 12) };
+    return { tags: { recovered: id.slice(0, 12) }, owner: 'ann' };
   });
   t.equal(reopened.size, 4, 'three lost runs added, the ghost not');
   t.notOk(reopened.has(ghost));
@@ -196,12 +196,14 @@ t.test('runs in the store but missing from the index are added on open', async (
     'added after the indexed ones, in order of submission',
   );
   t.same(reopened.all()[1]!.tags, { recovered: lost[1]!.slice(0, 12) }, 'with their tags');
+  t.equal(reopened.all()[1]!.owner, 'ann', 'and their owner');
+  t.same(reopened.page(10, undefined, 'ann').entries.map((e) => e.runId), [lost[0], lost[1]], "the owner's page holds them, newest first");
   t.same(reopened.all()[3]!.tags, {}, 'failing to read tags loses the tags, not the run');
   t.same(reopened.all()[0]!.tags, { listed: 'yes' });
 
   const third = await RunIndex.open(file, store, async () => {
     t.fail('nothing is missing any more');
-    return {};
+    return { tags: {} };
   });
   t.same(third.all(), reopened.all(), 'the recovery was written down');
 });
