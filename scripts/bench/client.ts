@@ -21,19 +21,19 @@ export async function load(ctx: BenchContext, url: string, extra: { method?: 'PO
 }
 
 /** POST /runs with the given form fields and files; returns the run id. */
-export async function submit(f: Ferry, fields: Record<string, string>, files: { name: string; file: string }[]): Promise<string> {
+export async function submit(f: Ferry, fields: Record<string, string>, files: { name: string; file: string }[], headers: Record<string, string> = {}): Promise<string> {
   const loaded = await Promise.all(files.map(async (x) => ({ name: x.name, content: await fs.readFile(x.file) })));
   const { body, contentType } = multipartBody(fields, loaded);
-  const res = await request(`${f.base}/runs`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  const res = await request(`${f.base}/runs`, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body });
   if (res.status !== 200) throw new Error(`submission refused: ${res.status} ${res.body}`);
   return (JSON.parse(res.body) as { run_id: string }).run_id;
 }
 
 /** Polls the run's status until it is one of `states`; another terminal state or the timeout is an error. */
-export async function waitState(f: Ferry, runId: string, states: string[], pollMs: number, timeoutMs = 600_000): Promise<string> {
+export async function waitState(f: Ferry, runId: string, states: string[], pollMs: number, timeoutMs = 600_000, headers: Record<string, string> = {}): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { state } = await getJson<{ state: string }>(`${f.base}/runs/${runId}/status`);
+    const { state } = await getJson<{ state: string }>(`${f.base}/runs/${runId}/status`, headers);
     if (states.includes(state)) return state;
     if (TERMINAL.includes(state)) throw new Error(`run ${runId} ended ${state}: ${(await request(`${f.base}/runs/${runId}`)).body.slice(0, 2000)}`);
     if (Date.now() > deadline) throw new Error(`run ${runId} still ${state}`);
