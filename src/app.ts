@@ -84,9 +84,17 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     serveLogFile,
   });
 
-  // Who may call: the credential files, re-read when they change (and on SIGHUP, see server.ts).
+  // Who may call: the credential files, re-read when they change (and on SIGHUP, see server.ts), and an OIDC issuer's JWTs.
   const credentials = authConfigured(config)
-    ? await Credentials.open({ htpasswdFile: config.authHtpasswd, tokensFile: config.authTokens, admins: config.admins, logger })
+    ? await Credentials.open({
+        htpasswdFile: config.authHtpasswd,
+        tokensFile: config.authTokens,
+        ...(config.oidcIssuer === undefined
+          ? {}
+          : { oidc: { issuer: config.oidcIssuer, audience: config.oidcAudience ?? '', jwksUri: config.oidcJwksUri, userClaim: config.oidcUserClaim, adminClaims: config.oidcAdminClaims } }),
+        admins: config.admins,
+        logger,
+      })
     : undefined;
 
   const app: FastifyInstance = Fastify({

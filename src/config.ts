@@ -53,6 +53,16 @@ export interface FerryConfig {
   authHtpasswd?: string;
   /** Static bearer tokens: `USER SHA256HEX` per line. */
   authTokens?: string;
+  /** OpenID Connect issuer whose JWTs are taken as bearer tokens (exactly their `iss`). */
+  oidcIssuer?: string;
+  /** A value the JWTs' `aud` must be or include; required with an issuer. */
+  oidcAudience?: string;
+  /** The issuer's key set; default: `jwks_uri` of its discovery document. */
+  oidcJwksUri?: string;
+  /** The JWT claim that names the user. */
+  oidcUserClaim: string;
+  /** Claims that make a JWT's bearer an admin: equal to the value, or an array containing it. */
+  oidcAdminClaims: { claim: string; value: string }[];
   /** Users who see and cancel every run. */
   admins: string[];
   /** Serve a non-loopback address without authentication, knowingly. */
@@ -91,6 +101,8 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   maxZipEntries: 10_000,
   maxZipBytes: 1024 * 1024 * 1024,
   allowPrivateDownloads: false,
+  oidcUserClaim: 'sub',
+  oidcAdminClaims: [],
   admins: [],
   noAuth: false,
   authInstructionsUrl: '',
@@ -126,6 +138,11 @@ const flags = {
   'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
   'auth-htpasswd': { type: 'string', env: 'FERRY_AUTH_HTPASSWD' },
   'auth-tokens': { type: 'string', env: 'FERRY_AUTH_TOKENS' },
+  'oidc-issuer': { type: 'string', env: 'FERRY_OIDC_ISSUER' },
+  'oidc-audience': { type: 'string', env: 'FERRY_OIDC_AUDIENCE' },
+  'oidc-jwks-uri': { type: 'string', env: 'FERRY_OIDC_JWKS_URI' },
+  'oidc-user-claim': { type: 'string', env: 'FERRY_OIDC_USER_CLAIM' },
+  'oidc-admin-claim': { type: 'string', multiple: true, env: 'FERRY_OIDC_ADMIN_CLAIMS' },
   admin: { type: 'string', multiple: true, env: 'FERRY_ADMINS' },
   'no-auth': { type: 'boolean', env: 'FERRY_NO_AUTH' },
   'auth-instructions-url': { type: 'string', env: 'FERRY_AUTH_INSTRUCTIONS_URL' },
@@ -160,6 +177,11 @@ export const usage = `Usage: ferry serve [options]
   --allow-private-downloads    let http(s) workflow URLs reach private/loopback addresses
   --auth-htpasswd FILE         HTTP Basic logins, bcrypt entries (htpasswd -B)  FERRY_AUTH_HTPASSWD
   --auth-tokens FILE           bearer tokens, 'USER SHA256HEX' per line        FERRY_AUTH_TOKENS
+  --oidc-issuer URL            take JWTs this OpenID Connect issuer signs       FERRY_OIDC_ISSUER
+  --oidc-audience AUD          their 'aud' must include AUD (needed with an issuer)  FERRY_OIDC_AUDIENCE
+  --oidc-jwks-uri URL          the issuer's keys (default: from its discovery document)  FERRY_OIDC_JWKS_URI
+  --oidc-user-claim NAME       the claim naming the user (default sub)         FERRY_OIDC_USER_CLAIM
+  --oidc-admin-claim NAME=VALUE  admin when the claim is or contains VALUE, repeatable  FERRY_OIDC_ADMIN_CLAIMS (';'-separated)
   --admin USER                 a user who sees and cancels every run, repeatable FERRY_ADMINS (':'-separated)
   --auth-instructions-url URL  where clients learn to get credentials          FERRY_AUTH_INSTRUCTIONS_URL
   --no-auth                    serve a non-loopback --host without authentication FERRY_NO_AUTH
@@ -228,7 +250,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (raw === undefined || raw === '') return undefined;
     if (spec.type === 'boolean') return toBool(envName!, raw);
     if ('multiple' in spec && spec.multiple) {
-      const sep = name === 'opt' ? ';' : ':';
+      // Engine options and claim names (often URLs) may hold colons.
+      const sep = name === 'opt' || name === 'oidc-admin-claim' ? ';' : ':';
       return raw.split(sep).map((s) => s.trim()).filter(Boolean);
     }
     return raw;
@@ -293,6 +316,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     allowPrivateDownloads: bool('allow-private-downloads') ?? false,
     ...(str('auth-htpasswd') ? { authHtpasswd: path.resolve(cwd, str('auth-htpasswd')!) } : {}),
     ...(str('auth-tokens') ? { authTokens: path.resolve(cwd, str('auth-tokens')!) } : {}),
+    ...oidcConfig(str, list('oidc-admin-claim') ?? []),
     admins: list('admin') ?? [],
     noAuth: bool('no-auth') ?? false,
     authInstructionsUrl: str('auth-instructions-url') ?? '',
@@ -307,9 +331,30 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   return { config, version: bool('version') ?? false, help: bool('help') ?? false };
 }
 
+/** The OIDC settings, checked: an issuer needs an audience, the other flags need an issuer, URLs are https (or http to loopback). */
+function oidcConfig(str: (name: keyof typeof flags) => string | undefined, adminClaims: string[]): Partial<FerryConfig> {
+  const [issuer, audience, jwksUri, userClaim] = (['oidc-issuer', 'oidc-audience', 'oidc-jwks-uri', 'oidc-user-claim'] as const).map(str);
+  if (issuer === undefined) {
+    if ([audience, jwksUri, userClaim].some((v) => v !== undefined) || adminClaims.length) throw new ConfigError('--oidc-audience, --oidc-jwks-uri, --oidc-user-claim and --oidc-admin-claim need --oidc-issuer');
+    return {};
+  }
+  if (!audience) throw new ConfigError('--oidc-issuer needs --oidc-audience: the value tokens meant for this server carry in their aud');
+  for (const [flag, url] of [['--oidc-issuer', issuer], ['--oidc-jwks-uri', jwksUri ?? 'https://x']] as const) {
+    // Keys fetched in the clear could be swapped on the way: plain http only where nothing is on the way.
+    const u = URL.canParse(url) ? new URL(url) : undefined;
+    if (!(u?.protocol === 'https:' || (u?.protocol === 'http:' && isLoopbackHost(u.hostname)))) throw new ConfigError(`${flag} must be an https URL (or http to a loopback address), got '${url}'`);
+  }
+  const oidcAdminClaims = adminClaims.map((spec) => {
+    const eq = spec.indexOf('=');
+    if (eq <= 0 || eq === spec.length - 1) throw new ConfigError(`--oidc-admin-claim must look like NAME=VALUE, got '${spec}'`);
+    return { claim: spec.slice(0, eq), value: spec.slice(eq + 1) };
+  });
+  return { oidcIssuer: issuer, oidcAudience: audience, ...(jwksUri ? { oidcJwksUri: jwksUri } : {}), oidcUserClaim: userClaim || 'sub', oidcAdminClaims };
+}
+
 /** Whether any way of authenticating is configured. */
-export function authConfigured(config: Pick<FerryConfig, 'authHtpasswd' | 'authTokens'>): boolean {
-  return config.authHtpasswd !== undefined || config.authTokens !== undefined;
+export function authConfigured(config: Pick<FerryConfig, 'authHtpasswd' | 'authTokens' | 'oidcIssuer'>): boolean {
+  return config.authHtpasswd !== undefined || config.authTokens !== undefined || config.oidcIssuer !== undefined;
 }
 
 /** Whether a listen address reaches only this machine. */
@@ -325,7 +370,7 @@ export function isLoopbackHost(host: string): boolean {
 function checkExposure(config: FerryConfig): void {
   if (authConfigured(config) || config.noAuth || isLoopbackHost(config.host)) return;
   throw new ConfigError(
-    `--host ${config.host} would let anyone who reaches it run workflows here: configure authentication (--auth-htpasswd, --auth-tokens) or pass --no-auth to serve it without.`,
+    `--host ${config.host} would let anyone who reaches it run workflows here: configure authentication (--auth-htpasswd, --auth-tokens, --oidc-issuer) or pass --no-auth to serve it without.`,
   );
 }
 

@@ -208,9 +208,61 @@ t.test('without authentication, only a loopback address is served unless --no-au
     t.equal(load([`--host=${host}`]).host, host, `${host} needs no authentication`);
   }
   for (const host of ['0.0.0.0', '::', '192.0.2.7', 'wes.example']) {
-    t.throws(() => load([`--host=${host}`]), { name: 'ConfigError', message: /--host .*--auth-htpasswd, --auth-tokens.*--no-auth/ }, `${host} refused, saying what to do`);
+    t.throws(() => load([`--host=${host}`]), { name: 'ConfigError', message: /--host .*--auth-htpasswd, --auth-tokens, --oidc-issuer.*--no-auth/ }, `${host} refused, saying what to do`);
     t.equal(load([`--host=${host}`, '--no-auth']).noAuth, true, `${host} with --no-auth`);
     t.equal(load([`--host=${host}`, '--auth-tokens=t']).host, host, `${host} with tokens`);
     t.equal(load([`--host=${host}`, '--auth-htpasswd=h']).host, host, `${host} with an htpasswd file`);
+    t.equal(load([`--host=${host}`, '--oidc-issuer=https://login.example', '--oidc-audience=ferry']).host, host, `${host} with an OIDC issuer`);
+  }
+});
+
+t.test('OpenID Connect: flags, environment, and what they need', async (t) => {
+  const issuer = 'https://login.example/realms/wes';
+  const c = load([
+    `--oidc-issuer=${issuer}`,
+    '--oidc-audience=ferry',
+    '--oidc-jwks-uri=https://login.example/keys',
+    '--oidc-user-claim=preferred_username',
+    '--oidc-admin-claim=groups=wes-admins',
+    '--oidc-admin-claim=https://wes.example/role=a=b',
+    '--host=0.0.0.0',
+  ]);
+  t.equal(c.oidcIssuer, issuer, 'kept exactly, as tokens carry it');
+  t.equal(c.oidcAudience, 'ferry');
+  t.equal(c.oidcJwksUri, 'https://login.example/keys');
+  t.equal(c.oidcUserClaim, 'preferred_username');
+  t.same(c.oidcAdminClaims, [{ claim: 'groups', value: 'wes-admins' }, { claim: 'https://wes.example/role', value: 'a=b' }], 'split at the first =');
+  t.equal(c.host, '0.0.0.0', 'an issuer is authentication: a non-loopback host is served');
+
+  const e = load([], {
+    FERRY_OIDC_ISSUER: `${issuer}/`,
+    FERRY_OIDC_AUDIENCE: 'ferry',
+    FERRY_OIDC_USER_CLAIM: 'email',
+    FERRY_OIDC_ADMIN_CLAIMS: 'https://wes.example/roles=admin; groups=ops',
+    FERRY_HOST: 'wes.example',
+  });
+  t.equal(e.oidcIssuer, `${issuer}/`);
+  t.equal(e.oidcJwksUri, undefined, 'default: from the discovery document');
+  t.equal(e.oidcUserClaim, 'email');
+  t.same(e.oidcAdminClaims, [{ claim: 'https://wes.example/roles', value: 'admin' }, { claim: 'groups', value: 'ops' }], "';'-separated: claim names may hold colons");
+
+  const d = load([]);
+  t.equal(d.oidcIssuer, undefined);
+  t.equal(d.oidcUserClaim, 'sub');
+  t.same(d.oidcAdminClaims, []);
+  t.equal(load([`--oidc-issuer=http://127.0.0.1:9000`, '--oidc-audience=a']).oidcIssuer, 'http://127.0.0.1:9000', 'http to loopback');
+  t.equal(load([`--oidc-issuer=http://localhost/x`, '--oidc-audience=a']).oidcIssuer, 'http://localhost/x');
+
+  t.throws(() => load([`--oidc-issuer=${issuer}`]), { name: 'ConfigError', message: /--oidc-audience/ }, 'an issuer needs an audience');
+  t.throws(() => load([`--oidc-issuer=${issuer}`, '--oidc-audience=']), { name: 'ConfigError', message: /--oidc-audience/ });
+  for (const flag of ['--oidc-audience=a', '--oidc-jwks-uri=https://k.example', '--oidc-user-claim=email', '--oidc-admin-claim=a=b']) {
+    t.throws(() => load([flag]), { name: 'ConfigError', message: /need --oidc-issuer/ }, `${flag} without an issuer`);
+  }
+  for (const bad of ['http://login.example', 'login.example', 'ftp://login.example', '']) {
+    t.throws(() => load([`--oidc-issuer=${bad}`, '--oidc-audience=a']), { name: 'ConfigError', message: /https/ }, `issuer '${bad}'`);
+  }
+  t.throws(() => load([`--oidc-issuer=${issuer}`, '--oidc-audience=a', '--oidc-jwks-uri=http://k.example']), { name: 'ConfigError', message: /--oidc-jwks-uri must be an https URL/ });
+  for (const bad of ['groups', '=admins', 'groups=']) {
+    t.throws(() => load([`--oidc-issuer=${issuer}`, '--oidc-audience=a', `--oidc-admin-claim=${bad}`]), { name: 'ConfigError', message: /NAME=VALUE/ }, `admin claim '${bad}'`);
   }
 });

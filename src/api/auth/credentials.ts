@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { parseHtpasswd, parseTokens, type HtpasswdEntry, type TokenEntry } from './credential-files.js';
 import { fileSignature, watchFile, type WatchTiming } from './file-watch.js';
+import { looksLikeJwt, OidcVerifier, type OidcOptions } from './oidc.js';
 
 /** Who a request speaks for. */
 export interface Principal {
@@ -19,7 +20,9 @@ export interface CredentialsOptions {
   htpasswdFile?: string;
   /** Static bearer tokens: one `USER SHA256HEX` per line (sha256 of the token, lower or upper hex), `#` comments, blank lines. */
   tokensFile?: string;
-  /** Users who are admins. */
+  /** OpenID Connect JWTs as bearer tokens: those the issuer signs for the audience. */
+  oidc?: OidcOptions;
+  /** Users who are admins (whatever the scheme; an OIDC admin claim makes one too). */
   admins: readonly string[];
   logger: Logger;
   /** Re-read the files when they change (default true). `reload()` works either way. */
@@ -49,8 +52,9 @@ const sha256 = (data: string | Buffer): Buffer => createHash('sha256').update(da
 
 /**
  * Checks `Authorization` headers against an htpasswd file (Basic, bcrypt
- * only) and a file of bearer token digests, re-reading both when they
- * change. Never logs a password, token, header or hash.
+ * only), a file of bearer token digests, re-reading both when they
+ * change, and an OpenID Connect issuer's JWTs (Bearer too). Never logs a
+ * password, token, header or hash.
  */
 export class Credentials {
   /** `WWW-Authenticate` challenges for a 401, one per configured scheme: `Basic realm="ferry", charset="UTF-8"`, `Bearer realm="ferry"`. */
@@ -72,13 +76,16 @@ export class Credentials {
   private queue: Promise<void> = Promise.resolve();
   private readonly stops: (() => void)[] = [];
   private closed = false;
+  private readonly oidc: OidcVerifier | null;
 
   private constructor(private readonly opts: CredentialsOptions) {
     if (opts.htpasswdFile) this.sources.htpasswd = { file: opts.htpasswdFile, seen: null };
     if (opts.tokensFile) this.sources.tokens = { file: opts.tokensFile, seen: null };
+    this.oidc = opts.oidc ? new OidcVerifier(opts.oidc, opts.logger) : null;
     this.challenges = [];
     if (this.sources.htpasswd) this.challenges.push('Basic realm="ferry", charset="UTF-8"');
-    if (this.sources.tokens) this.challenges.push('Bearer realm="ferry"');
+    // Static tokens and JWTs are both Bearer: one challenge says so.
+    if (this.sources.tokens || this.oidc) this.challenges.push('Bearer realm="ferry"');
   }
 
   /** Reads the files (throws a clear Error naming the file and line when one is unreadable or malformed at start-up). */
@@ -88,6 +95,8 @@ export class Credentials {
       if (c.sources[kind]) await c.read(kind);
     }
     if (opts.watch !== false) c.startWatching();
+    // Fetched now so a wrong issuer shows in the log at start; a failure only delays JWTs (it is retried).
+    void c.oidc?.refresh();
     return c;
   }
 
@@ -99,7 +108,7 @@ export class Credentials {
       if (!m) return null;
       const scheme = m[1]!.toLowerCase();
       if (scheme === 'basic' && this.sources.htpasswd) return this.principal(await this.basic(authorization, m[2]!), 'basic');
-      if (scheme === 'bearer' && this.sources.tokens) return this.principal(this.bearer(m[2]!), 'bearer');
+      if (scheme === 'bearer') return await this.bearer(m[2]!);
       return null;
     } catch (err) {
       this.opts.logger.error({ err: (err as Error).message }, 'credentials: checking a header failed');
@@ -121,6 +130,7 @@ export class Credentials {
   close(): void {
     this.closed = true;
     for (const stop of this.stops.splice(0)) stop();
+    this.oidc?.close();
   }
 
   private principal(user: string | null, scheme: Principal['scheme']): Principal | null {
@@ -162,14 +172,27 @@ export class Credentials {
     return null;
   }
 
-  private bearer(token: string): string | null {
+  /** A static token first; then, if it has a JWT's shape, the OIDC issuer's word. */
+  private async bearer(token: string): Promise<Principal | null> {
+    if (this.sources.tokens) {
+      const user = this.staticToken(token);
+      if (user !== null) return this.principal(user, 'bearer');
+    }
+    if (this.oidc && looksLikeJwt(token)) {
+      const identity = await this.oidc.verify(token);
+      return identity && { user: identity.user, admin: identity.admin || this.opts.admins.includes(identity.user), scheme: 'bearer' };
+    }
+    if (this.sources.tokens) this.opts.logger.debug({ scheme: 'bearer' }, 'credentials: unknown token');
+    return null;
+  }
+
+  private staticToken(token: string): string | null {
     const digest = sha256(token);
     let user: string | null = null;
     // Every digest is compared, so the time taken does not tell which one matched.
     for (const entry of this.tokens) {
       if (timingSafeEqual(digest, entry.digest)) user = entry.user;
     }
-    if (user === null) this.opts.logger.debug({ scheme: 'bearer' }, 'credentials: unknown token');
     return user;
   }
 
