@@ -32,6 +32,8 @@ export interface AppParts {
   taskRunner?: TaskRunner;
   /** How long a submission journal entry waits for its checkpoint (tests hold entries back with a long one). */
   journalCheckpointMs?: number;
+  /** The clock the per-user limits read (tests move it rather than wait). */
+  clock?: () => number;
 }
 
 declare module 'fastify' {
@@ -153,6 +155,8 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     validateResponses: config.validateResponses,
     routeOptions: !config.cors,
     authenticator: credentials,
+    maxSubmissionsPerMinute: config.maxSubmissionsPerMinute,
+    ...(parts.clock ? { clock: parts.clock } : {}),
   });
   app.decorate('ferry', { backend, api, taskRunner, store, config, credentials });
   app.addHook('onClose', async () => {

@@ -24,6 +24,8 @@ export interface FerryConfig {
   maxConcurrentRuns: number;
   /** Most accepted runs waiting for a slot; past it, submissions get 503 with Retry-After. */
   maxQueuedRuns: number;
+  /** Accepted submissions per minute per user (per client address without authentication); 0: no limit. */
+  maxSubmissionsPerMinute: number;
   defaultPageSize: number;
   maxPageSize: number;
   /** Largest single attachment, in bytes. */
@@ -88,6 +90,7 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   validateResponses: 'off',
   maxConcurrentRuns: 4,
   maxQueuedRuns: 1000,
+  maxSubmissionsPerMinute: 0,
   defaultPageSize: 100,
   maxPageSize: 1000,
   maxAttachmentBytes: 1024 * 1024 * 1024,
@@ -126,6 +129,7 @@ const flags = {
   'validate-responses': { type: 'boolean', env: 'FERRY_VALIDATE_RESPONSES' },
   'max-concurrent-runs': { type: 'string', env: 'FERRY_MAX_CONCURRENT_RUNS' },
   'max-queued-runs': { type: 'string', env: 'FERRY_MAX_QUEUED_RUNS' },
+  'max-submissions-per-minute': { type: 'string', env: 'FERRY_MAX_SUBMISSIONS_PER_MINUTE' },
   'default-page-size': { type: 'string', env: 'FERRY_DEFAULT_PAGE_SIZE' },
   'max-page-size': { type: 'string', env: 'FERRY_MAX_PAGE_SIZE' },
   'max-attachment-bytes': { type: 'string', env: 'FERRY_MAX_ATTACHMENT_BYTES' },
@@ -165,6 +169,7 @@ export const usage = `Usage: ferry serve [options]
   --validate-responses         check every response against the spec, log misfits  FERRY_VALIDATE_RESPONSES
   --max-concurrent-runs N      engines running at once (default 4)            FERRY_MAX_CONCURRENT_RUNS
   --max-queued-runs N          runs waiting for a slot before 503 (default 1000)  FERRY_MAX_QUEUED_RUNS
+  --max-submissions-per-minute N  accepted runs per user (or client address) a minute, past it 429; 0 = no limit  FERRY_MAX_SUBMISSIONS_PER_MINUTE
   --default-page-size N        (default 100)                                  FERRY_DEFAULT_PAGE_SIZE
   --max-page-size N            (default 1000)                                 FERRY_MAX_PAGE_SIZE
   --max-attachment-bytes N     largest attachment (default 1 GiB)             FERRY_MAX_ATTACHMENT_BYTES
@@ -305,6 +310,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     validateResponses: bool('validate-responses') ? 'log' : 'off',
     maxConcurrentRuns: toInt('--max-concurrent-runs', str('max-concurrent-runs') ?? String(defaultConfig.maxConcurrentRuns), 1),
     maxQueuedRuns: toInt('--max-queued-runs', str('max-queued-runs') ?? String(defaultConfig.maxQueuedRuns), 1),
+    maxSubmissionsPerMinute: toInt('--max-submissions-per-minute', str('max-submissions-per-minute') ?? '0', 0),
     defaultPageSize,
     maxPageSize,
     maxAttachmentBytes: toInt('--max-attachment-bytes', str('max-attachment-bytes') ?? String(defaultConfig.maxAttachmentBytes), 1),

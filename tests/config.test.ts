@@ -1,6 +1,6 @@
 import path from 'node:path';
 import t from 'tap';
-import { ConfigError, defaultConfig, loadConfig, makeConfig } from '../src/config.js';
+import { ConfigError, defaultConfig, loadConfig, makeConfig, usage } from '../src/config.js';
 
 const CWD = '/srv/ferry-test-cwd';
 const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env, CWD).config;
@@ -265,4 +265,14 @@ t.test('OpenID Connect: flags, environment, and what they need', async (t) => {
   for (const bad of ['groups', '=admins', 'groups=']) {
     t.throws(() => load([`--oidc-issuer=${issuer}`, '--oidc-audience=a', `--oidc-admin-claim=${bad}`]), { name: 'ConfigError', message: /NAME=VALUE/ }, `admin claim '${bad}'`);
   }
+});
+
+t.test('--max-submissions-per-minute', async (t) => {
+  t.equal(load([]).maxSubmissionsPerMinute, 0, 'no limit by default');
+  t.equal(load(['--max-submissions-per-minute=10']).maxSubmissionsPerMinute, 10);
+  t.equal(load([], { FERRY_MAX_SUBMISSIONS_PER_MINUTE: '3' }).maxSubmissionsPerMinute, 3);
+  t.equal(load(['--max_submissions_per_minute', '4'], { FERRY_MAX_SUBMISSIONS_PER_MINUTE: '3' }).maxSubmissionsPerMinute, 4, 'the flag wins');
+  t.throws(() => load(['--max-submissions-per-minute=-1']), ConfigError);
+  t.throws(() => load([], { FERRY_MAX_SUBMISSIONS_PER_MINUTE: 'lots' }), ConfigError);
+  t.match(usage, /--max-submissions-per-minute N .*FERRY_MAX_SUBMISSIONS_PER_MINUTE/);
 });

@@ -9,6 +9,7 @@ import type { Caller, Principal } from '../backend/caller.js';
 import { bindHandlers, type WESBackend } from '../backend/wes-backend.js';
 import { MalformedRequestError, UnsupportedMediaTypeError, WesError } from '../util/errors.js';
 import { receiveMultipart, type MultipartLimits } from './multipart.js';
+import { addressKey, LoginThrottle, SubmissionLimiter, type Clock } from './rate-limits.js';
 import { RoutingTable } from './routing-table.js';
 import { loadSpec } from './spec.js';
 
@@ -22,6 +23,10 @@ export interface WesApiOptions {
   routeOptions: boolean;
   /** Who may call: absent, no authentication (every request speaks for no one in particular). */
   authenticator?: Authenticator;
+  /** Accepted submissions per minute per user (per client address without authentication); 0 or absent: no limit. */
+  maxSubmissionsPerMinute?: number;
+  /** The clock the limits read (tests move it rather than wait). */
+  clock?: Clock;
 }
 
 /** Checks the credentials a request carries (see api/auth). */
@@ -79,6 +84,8 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
   const handlers = new Map<string, AnyHandler>(operationIds.map((id) => [id, bound[id]]));
   const table = new RoutingTable(api.router, operations);
   const plans = new Map(operations.map((o) => [o, planFor(api, o)]));
+  const submissions = new SubmissionLimiter({ perWindow: opts.maxSubmissionsPerMinute ?? 0, ...(opts.clock ? { now: opts.clock } : {}) });
+  const logins = opts.authenticator ? new LoginThrottle(opts.clock ? { now: opts.clock } : {}) : undefined;
 
   const serve = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const path = request.url.split('?')[0] ?? '/';
@@ -89,7 +96,10 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
     if (found.kind === 'no-method') throw new WesError(405, `Method ${method} is not allowed on ${path}.`, { allow: found.allow.join(', ') });
     const { operation, params } = found;
     // Who is asking, before anything of the request is read: an upload nobody may make is not received.
-    const caller = await callerOf(request, operation.operationId!, opts.authenticator);
+    const caller = await callerOf(request, operation.operationId!, opts.authenticator, logins);
+    // A submission's slot is taken before its upload is read, and given back unless it is accepted.
+    const release = operation.operationId === 'RunWorkflow' ? submissions.take(caller ? `user:${caller.user}` : `address:${addressKey(request.ip)}`) : undefined;
+    let accepted = false;
     const plan = plans.get(operation)!;
     const headers = request.headers as Record<string, string | string[] | undefined>;
     // Undeclared query parameters (cache busters and the like) are ignored, as Toil does; declared ones are checked.
@@ -107,9 +117,11 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
       const input = validated(plan, params, query, headers, body, staging);
       // The input now matches the operation's schema, which its handler's input type is made from.
       const result = await handlers.get(operation.operationId!)!(input as never, caller);
+      accepted = true;
       if (opts.validateResponses !== 'off') checkResponse(api, operation, result, request, opts.validateResponses);
       await send(reply, result);
     } catch (err) {
+      if (!accepted) release?.();
       await staging?.discard().catch(() => undefined);
       throw err;
     }
@@ -123,12 +135,22 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
 /**
  * Whom a request speaks for: null without authentication; on a public
  * operation, whoever its credentials prove (if any); elsewhere a principal,
- * or a 401 naming every scheme the server takes.
+ * or a 401 naming every scheme the server takes. Credentials from an address
+ * that failed too often lately get a 429 unchecked.
  */
-async function callerOf(request: FastifyRequest, operationId: string, authenticator: Authenticator | undefined): Promise<Caller> {
+async function callerOf(request: FastifyRequest, operationId: string, authenticator: Authenticator | undefined, logins?: LoginThrottle): Promise<Caller> {
   if (!authenticator) return null;
   const header = request.headers.authorization;
-  const principal = await authenticator.authenticate(Array.isArray(header) ? header[0] : header);
+  const sent = Array.isArray(header) ? header[0] : header;
+  // Only credentials count and are held back: a request that sends none checks no password.
+  if (sent) logins?.check(request.ip);
+  const principal = await authenticator.authenticate(sent);
+  if (sent) {
+    if (principal) logins?.succeeded(request.ip);
+    const wait = principal ? 0 : (logins?.failed(request.ip) ?? 0);
+    // The address and the wait only: never the header.
+    if (wait > 0) request.log.warn({ address: request.ip, wait_ms: wait }, 'failed logins: address held back');
+  }
   if (principal) return { user: principal.user, admin: principal.admin };
   // A public operation answers everyone alike: a caller who proves nothing sees no run.
   if (PUBLIC_OPERATIONS.has(operationId)) return { user: '', admin: false };

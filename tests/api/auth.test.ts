@@ -97,9 +97,11 @@ t.test('who may do what', async (t) => {
       ['a malformed header', { authorization: 'Basic !!!' }],
       ['another scheme', { authorization: `Digest ${TOKENS.ann}` }],
     ];
+    // Each from an address of its own, or the failed-login throttle (limits.test.ts) would answer 429.
+    let client = 0;
     for (const [label, headers] of cases) {
       for (const route of [{ method: 'GET' as const, url: '/ga4gh/wes/v1/runs' }, ...runRoutes(orphan.run_id)]) {
-        const res = await call(t, app, { ...route, headers });
+        const res = await call(t, app, { ...route, headers, remoteAddress: `192.0.2.${++client}` });
         t.equal(res.statusCode, 401, `${label}: ${route.method} ${route.url}`);
         t.same(res.json(), { msg: (res.json() as { msg: string }).msg, status_code: 401 });
         t.match(String(res.headers['www-authenticate']), /Basic realm="ferry".*Bearer realm="ferry"|Bearer realm="ferry".*Basic realm="ferry"/);
