@@ -347,6 +347,7 @@ t.test("the repository's generated/operations.ts matches its openapi.json", asyn
   t.equal(new Set(fromSpec).size, fromSpec.length, 'no operationId twice');
 
   const source = await fs.readFile(path.join(REPO, 'generated', 'operations.ts'), 'utf8');
-  t.match(source, /^export interface OperationHandlers<Files = UploadedFile\[\]> \{$/m, 'OperationHandlers takes Files');
-  t.match(source, /^ {2}RunWorkflow\(input: RunWorkflowInput<Files>\): Promise<RunWorkflowResult>;$/m, 'and hands it to RunWorkflow');
+  t.match(source, /^export interface OperationHandlers<Files = UploadedFile\[\], Caller = undefined> \{$/m, 'OperationHandlers takes Files and Caller');
+  t.match(source, /^ {2}RunWorkflow\(input: RunWorkflowInput<Files>, caller: Caller\): Promise<RunWorkflowResult>;$/m, 'and hands Files to RunWorkflow');
+  t.match(source, /^ {2}GetRunLog\(input: GetRunLogInput, caller: Caller\): Promise<GetRunLogResult>;$/m, 'every operation learns who calls');
 });
