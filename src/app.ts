@@ -14,6 +14,7 @@ import { relativeLinks, serveLogFile } from './api/log-files.js';
 import { createWesApi } from './api/wes-api.js';
 import { stagingRoot } from './backend/staging.js';
 import { ToilBackend } from './backend/toil-backend.js';
+import { WorkflowAllowList } from './backend/workflow-allow-list.js';
 import { defaultEngineRegistry, type EngineRegistry } from './engines/registry.js';
 import { RunIndex, runIndexFile } from './runs/run-index.js';
 import { LocalStateStore, type StateStore } from './runs/state-store.js';
@@ -79,8 +80,10 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
       taskRunner = supervisors;
     }
   }
+  // Registered workflows only, when a list is configured (a broken list stops the start).
+  const allowList = config.workflowAllowList ? await WorkflowAllowList.open(config.workflowAllowList) : undefined;
   const backend = new ToilBackend({
-    config, store, index, activeRuns, engines, taskRunner, journal, logger,
+    config, store, index, activeRuns, engines, taskRunner, journal, logger, allowList,
     version: ferryVersion(),
     links: relativeLinks,
     serveLogFile,

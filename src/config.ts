@@ -69,6 +69,8 @@ export interface FerryConfig {
   admins: string[];
   /** Serve a non-loopback address without authentication, knowingly. */
   noAuth: boolean;
+  /** Registered workflows only: sha256 digests and URL prefixes (see backend/workflow-allow-list). */
+  workflowAllowList?: string;
   /** Where clients learn how to get credentials (service-info's `auth_instructions_url`). */
   authInstructionsUrl: string;
   serviceId: string;
@@ -140,6 +142,7 @@ const flags = {
   'cancel-grace-seconds': { type: 'string', env: 'FERRY_CANCEL_GRACE_SECONDS' },
   'task-runner': { type: 'string', env: 'FERRY_TASK_RUNNER' },
   'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
+  'workflow-allow-list': { type: 'string', env: 'FERRY_WORKFLOW_ALLOW_LIST' },
   'auth-htpasswd': { type: 'string', env: 'FERRY_AUTH_HTPASSWD' },
   'auth-tokens': { type: 'string', env: 'FERRY_AUTH_TOKENS' },
   'oidc-issuer': { type: 'string', env: 'FERRY_OIDC_ISSUER' },
@@ -180,6 +183,7 @@ export const usage = `Usage: ferry serve [options]
   --cancel-grace-seconds S     SIGTERM to SIGKILL on cancel (default 5)       FERRY_CANCEL_GRACE_SECONDS
   --task-runner supervisor|inline  runs in detached supervisors that outlive the server (default), or inside it  FERRY_TASK_RUNNER
   --allow-private-downloads    let http(s) workflow URLs reach private/loopback addresses
+  --workflow-allow-list FILE   run only listed workflows (sha256, URL prefixes) FERRY_WORKFLOW_ALLOW_LIST
   --auth-htpasswd FILE         HTTP Basic logins, bcrypt entries (htpasswd -B)  FERRY_AUTH_HTPASSWD
   --auth-tokens FILE           bearer tokens, 'USER SHA256HEX' per line        FERRY_AUTH_TOKENS
   --oidc-issuer URL            take JWTs this OpenID Connect issuer signs       FERRY_OIDC_ISSUER
@@ -320,6 +324,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     allowedFileRoots: (list('allowed-file-root') ?? []).map((p) => path.resolve(cwd, p)),
     cancelGraceMs: toInt('--cancel-grace-seconds', str('cancel-grace-seconds') ?? String(defaultConfig.cancelGraceMs / 1000), 0) * 1000,
     allowPrivateDownloads: bool('allow-private-downloads') ?? false,
+    ...(str('workflow-allow-list') ? { workflowAllowList: path.resolve(cwd, str('workflow-allow-list')!) } : {}),
     ...(str('auth-htpasswd') ? { authHtpasswd: path.resolve(cwd, str('auth-htpasswd')!) } : {}),
     ...(str('auth-tokens') ? { authTokens: path.resolve(cwd, str('auth-tokens')!) } : {}),
     ...oidcConfig(str, list('oidc-admin-claim') ?? []),

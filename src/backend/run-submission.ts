@@ -13,6 +13,7 @@ import type { TaskRunner } from '../tasks/task-runner.js';
 import { ServiceUnavailableError, storageError, WesError } from '../util/errors.js';
 import type { Caller } from './caller.js';
 import { Staging } from './staging.js';
+import type { WorkflowAllowList } from './workflow-allow-list.js';
 import { acceptSubmission, type SubmissionFields } from './submission.js';
 
 export interface RunSubmissionDeps {
@@ -27,6 +28,8 @@ export interface RunSubmissionDeps {
   logger: Logger;
   /** This server's identity, recorded with each run it accepts. */
   serverId: string;
+  /** Registered workflows only (absent: any workflow). */
+  allowList?: WorkflowAllowList;
 }
 
 /**
@@ -64,7 +67,7 @@ export class RunSubmission {
     let preparing: Promise<PreparedRecord> | null = null;
     let journaled: string | null = null;
     try {
-      const accepted = await acceptSubmission(fields, stage, engines, config);
+      const accepted = await acceptSubmission(fields, stage, engines, config, this.deps.allowList);
       const options = [...serverOptionsFor(config.engineOptions, accepted.engine.name), ...accepted.userOptions];
       // Written plainly: the submission is made durable as a whole below.
       await Promise.all([

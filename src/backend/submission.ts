@@ -8,6 +8,7 @@ import { MalformedRequestError, OperationForbiddenError, VersionNotImplementedEr
 import { isInside } from '../util/path-safety.js';
 import { isZipBundle, openBundle } from './bundle.js';
 import type { Staging } from './staging.js';
+import type { WorkflowAllowList } from './workflow-allow-list.js';
 import { fileAllowed, stageWorkflow, type SourcePolicy } from './workflow-source.js';
 
 /** The form fields of POST /runs, all strings as sent (the spec's form, less the files). */
@@ -49,6 +50,7 @@ export async function acceptSubmission(
   staging: Staging,
   engines: EngineRegistry,
   policy: SourcePolicy,
+  allowList?: WorkflowAllowList,
 ): Promise<AcceptedSubmission> {
   for (const [key, value] of Object.entries(fields)) {
     if (value !== undefined && typeof value !== 'string') throw new MalformedRequestError(`'${key}' must be a string form field.`);
@@ -97,6 +99,8 @@ export async function acceptSubmission(
   let runParams = params;
   let userOptions = requestOptions;
   const staged = path.join(staging.executionDir, workflow);
+  // The workflow as sent or fetched (a bundle before it is unpacked) is what the list names.
+  await allowList?.check(url, staged);
   if (await isZipBundle(staged, staging.keptHead(staged, 4))) {
     // Toil's workflow.zip: the request's params and options override the bundle's, key by key.
     const bundle = await openBundle(staged, staging.executionDir, type, policy);

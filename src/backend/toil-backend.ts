@@ -39,12 +39,12 @@ export class ToilBackend extends WESBackend implements WesHandlers {
 
   constructor(private readonly deps: ToilBackendDeps) {
     super();
-    const { config, store, index, activeRuns, engines, taskRunner, journal, logger, links } = deps;
+    const { config, store, index, activeRuns, engines, taskRunner, logger, links } = deps;
     const serverId = this.serverId;
     this.lifecycle = new RunLifecycle({ workDir: config.workDir, store, index, activeRuns, taskRunner, logger, serverId });
     this.listing = new RunListing(index, this.lifecycle, logger);
     this.info = new ServiceInfoView(config, engines, this.listing, deps.version);
-    this.submission = new RunSubmission({ config, store, index, activeRuns, engines, taskRunner, journal, logger, serverId });
+    this.submission = new RunSubmission({ ...deps, serverId });
     this.logs = new RunLogs({ store, engines, lifecycle: this.lifecycle, links, wesDialect: config.wesDialect });
   }
 
