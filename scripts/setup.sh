@@ -16,6 +16,8 @@ command -v toil-cwl-runner >/dev/null 2>&1 || missing+=(toil)
 /usr/bin/python3 -c 'import wdlparse' >/dev/null 2>&1 || missing+=(python3-wdlparse)
 # The tests make htpasswd files the way administrators do, with Apache's own tool.
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+# Each run goes in a bubblewrap sandbox (--sandbox auto|bwrap).
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing from Debian: ${missing[*]}" >&2
   sudo=()

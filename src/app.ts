@@ -5,7 +5,7 @@ import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
 import { pino, type Logger } from 'pino';
 import type { OpenAPIBackend } from 'openapi-backend';
-import { authConfigured, type FerryConfig } from './config.js';
+import { authConfigured, type FerryConfig } from './config/config.js';
 import { Credentials } from './api/auth/credentials.js';
 import { MalformedRequestError } from './util/errors.js';
 import { errorHandler } from './api/errors.js';
@@ -21,6 +21,7 @@ import { LocalStateStore, type StateStore } from './runs/state-store.js';
 import { RunKeys, ToilWorkflow } from './runs/workflow.js';
 import { ChildProcessTaskRunner } from './tasks/child-process-runner.js';
 import { SupervisorTaskRunner } from './tasks/supervisor-runner.js';
+import { resolveSandbox, sandboxPolicy } from './tasks/sandbox.js';
 import { recoverJournal, SubmissionJournal } from './runs/submission-journal.js';
 import { ActiveRuns } from './runs/active-runs.js';
 import type { TaskRunner } from './tasks/task-runner.js';
@@ -68,11 +69,20 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     const [request, owner] = await Promise.all([wf.readRequest(), wf.get(RunKeys.owner)]);
     return { tags: request.tags ?? {}, ...(owner === null ? {} : { owner }) };
   });
+  // The sandbox in force: probed once, here; `auto` becomes what was found, for the runs and for service-info.
+  const sandboxFound = await resolveSandbox(config);
+  if (config.sandbox === 'auto' && sandboxFound.kind === 'none') {
+    logger.warn({ reason: sandboxFound.reason }, 'RUNS ARE NOT SANDBOXED: bubblewrap does not work here, so every run can read what the server\'s user can (install Debian\'s bubblewrap, or pass --sandbox none to say so knowingly)');
+  } else if (sandboxFound.kind === 'bwrap') {
+    logger.info({ network: config.sandboxNetwork }, 'runs are sandboxed with bubblewrap');
+  }
+  config = { ...config, sandbox: sandboxFound.kind };
+  const sandbox = sandboxPolicy(config, sandboxFound);
   let taskRunner = parts.taskRunner;
   if (!taskRunner) {
     const runnerOptions = { workDir: config.workDir, store, activeRuns, maxConcurrentRuns: config.maxConcurrentRuns, cancelGraceMs: config.cancelGraceMs, logger };
     if (config.taskRunner === 'inline') {
-      taskRunner = new ChildProcessTaskRunner({ ...runnerOptions, engines });
+      taskRunner = new ChildProcessTaskRunner({ ...runnerOptions, engines, sandbox });
     } else {
       const supervisors = new SupervisorTaskRunner({ ...runnerOptions, config });
       // Runs of an earlier server: adopt, requeue or declare lost, before answering anyone.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import './threadpool.js';
-import { ConfigError, loadConfig, usage } from './config.js';
+import { ConfigError, loadConfig, usage } from './config/config.js';
 import { ferryVersion } from './api/spec.js';
 
 /** `ferry serve [options]`: the only command so far. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
-import { authConfigured, isLoopbackHost, type FerryConfig } from './config.js';
+import { authConfigured, isLoopbackHost, type FerryConfig } from './config/config.js';
 
 /**
  * Starts the server and stops it gracefully on SIGTERM/SIGINT: no new

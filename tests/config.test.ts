@@ -1,6 +1,6 @@
 import path from 'node:path';
 import t from 'tap';
-import { ConfigError, defaultConfig, loadConfig, makeConfig, usage } from '../src/config.js';
+import { ConfigError, defaultConfig, loadConfig, makeConfig, usage } from '../src/config/config.js';
 
 const CWD = '/srv/ferry-test-cwd';
 const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env, CWD).config;
@@ -275,4 +275,18 @@ t.test('--max-submissions-per-minute', async (t) => {
   t.throws(() => load(['--max-submissions-per-minute=-1']), ConfigError);
   t.throws(() => load([], { FERRY_MAX_SUBMISSIONS_PER_MINUTE: 'lots' }), ConfigError);
   t.match(usage, /--max-submissions-per-minute N .*FERRY_MAX_SUBMISSIONS_PER_MINUTE/);
+});
+
+t.test('--sandbox and --sandbox-network', async (t) => {
+  t.same([load([]).sandbox, load([]).sandboxNetwork], ['auto', true], 'bubblewrap when it works, with the network, by default');
+  for (const mode of ['auto', 'bwrap', 'none'] as const) t.equal(load([`--sandbox=${mode}`]).sandbox, mode);
+  t.equal(load([], { FERRY_SANDBOX: 'none' }).sandbox, 'none');
+  t.equal(load(['--sandbox', 'bwrap'], { FERRY_SANDBOX: 'none' }).sandbox, 'bwrap', 'the flag wins');
+  t.equal(load(['--sandbox-network=off']).sandboxNetwork, false);
+  t.equal(load([], { FERRY_SANDBOX_NETWORK: 'off' }).sandboxNetwork, false);
+  t.equal(load(['--sandbox_network', 'on'], { FERRY_SANDBOX_NETWORK: 'off' }).sandboxNetwork, true);
+  t.throws(() => load(['--sandbox=docker']), { name: 'ConfigError', message: /--sandbox must be 'auto', 'bwrap' or 'none', got 'docker'/ });
+  t.throws(() => load(['--sandbox-network=yes']), { name: 'ConfigError', message: /--sandbox-network must be 'on' or 'off'/ });
+  t.match(usage, /--sandbox auto\|bwrap\|none .*FERRY_SANDBOX/);
+  t.match(usage, /--sandbox-network on\|off .*FERRY_SANDBOX_NETWORK/);
 });

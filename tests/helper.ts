@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type AppParts } from '../src/app.js';
-import { makeConfig, type FerryConfig } from '../src/config.js';
+import { makeConfig, type FerryConfig } from '../src/config/config.js';
 import { findRunProcesses, killRunProcesses } from '../src/tasks/run-processes.js';
 
 import type { Test } from 'tap';

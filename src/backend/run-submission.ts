@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { FerryConfig } from '../config.js';
+import type { FerryConfig } from '../config/config.js';
 import { serverOptionsFor } from '../engines/option-policy.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { ActiveRuns } from '../runs/active-runs.js';

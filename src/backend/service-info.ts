@@ -1,5 +1,5 @@
 import type { components } from '../../generated/schema.js';
-import type { FerryConfig } from '../config.js';
+import type { FerryConfig } from '../config/config.js';
 import { serverOptionsFor } from '../engines/option-policy.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { RunListing } from './run-listing.js';
@@ -45,7 +45,13 @@ export class ServiceInfoView {
       default_workflow_engine_parameters: defaults,
       system_state_counts: await this.listing.stateCounts(),
       auth_instructions_url: config.authInstructionsUrl,
-      tags: { wes_dialect: config.wesDialect, ferry_version: this.version },
+      tags: {
+        wes_dialect: config.wesDialect,
+        ferry_version: this.version,
+        // What isolates runs from each other and from the server (resolved at start: never 'auto').
+        sandbox: config.sandbox,
+        sandbox_network: config.sandbox === 'none' || config.sandboxNetwork ? 'on' : 'off',
+      },
     };
   }
 }

@@ -2,9 +2,12 @@ import type { EngineRegistry } from '../engines/registry.js';
 import { RunKeys } from '../runs/workflow.js';
 import { QueueingTaskRunner, type QueueingRunnerOptions } from './queueing-runner.js';
 import { WorkflowTask } from './workflow-task.js';
+import type { SandboxPolicy } from './sandbox.js';
 
 export interface ChildProcessTaskRunnerOptions extends QueueingRunnerOptions {
   engines: EngineRegistry;
+  /** The sandbox runs go in. Default: none. */
+  sandbox?: SandboxPolicy;
 }
 
 /**
@@ -25,7 +28,7 @@ export class ChildProcessTaskRunner extends QueueingTaskRunner {
     const engineId = await wf.get(RunKeys.engine);
     const engine = engineId ? this.options.engines.byName(engineId) : undefined;
     if (!engine) throw new Error(`run has unknown engine '${engineId ?? ''}'`);
-    const task = new WorkflowTask(wf, engine, { cancelGraceMs: this.opts.cancelGraceMs });
+    const task = new WorkflowTask(wf, engine, { cancelGraceMs: this.opts.cancelGraceMs, ...(this.options.sandbox ? { sandbox: this.options.sandbox } : {}) });
     this.tasks.set(runId, task);
     // Closed while this task was being set up: it must not start an engine.
     if (this.closed) void task.shutdown();

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FerryConfig } from '../config.js';
+import type { FerryConfig } from '../config/config.js';
 import { isTerminal } from '../runs/state-machine.js';
 import type { ToilWorkflow } from '../runs/workflow.js';
 import { isIdentityAlive, signalQuietly } from '../util/process.js';
@@ -107,7 +107,14 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
   /** The flags every supervisor gets: the server's configuration that a run needs. */
   private supervisorFlags(): string[] {
     const c = this.options.config;
-    return ['--work-dir', c.workDir, '--state-store', c.stateStore, '--cancel-grace-seconds', String(c.cancelGraceMs / 1000), '--log-level', c.logLevel === 'silent' ? 'info' : c.logLevel];
+    const flags = ['--work-dir', c.workDir, '--state-store', c.stateStore, '--cancel-grace-seconds', String(c.cancelGraceMs / 1000), '--log-level', c.logLevel === 'silent' ? 'info' : c.logLevel];
+    // The sandbox in force (resolved at the server's start), and what it lets runs read and hides from them.
+    flags.push('--sandbox', c.sandbox, '--sandbox-network', c.sandboxNetwork ? 'on' : 'off');
+    for (const root of c.allowedFileRoots) flags.push('--allowed-file-root', root);
+    for (const [flag, file] of [['--auth-htpasswd', c.authHtpasswd], ['--auth-tokens', c.authTokens], ['--workflow-allow-list', c.workflowAllowList]] as const) {
+      if (file !== undefined) flags.push(flag, file);
+    }
+    return flags;
   }
 
   /**

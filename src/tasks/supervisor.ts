@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pino } from 'pino';
-import type { FerryConfig } from '../config.js';
+import type { FerryConfig } from '../config/config.js';
 import { createEngine } from '../engines/registry.js';
 import { appendFinal, readFinalSummary, runIndexFile } from '../runs/run-index.js';
 import { ActiveRuns } from '../runs/active-runs.js';
@@ -9,6 +9,7 @@ import { LocalStateStore, isRunId } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
 import { processIdentity } from '../util/process.js';
 import { WorkflowTask } from './workflow-task.js';
+import { findBwrap, resolveSandbox, sandboxPolicy, type SandboxPolicy } from './sandbox.js';
 
 /** State-store key naming the supervisor process that drives a run. */
 export const TASK_KEY = 'task';
@@ -56,7 +57,8 @@ export async function superviseRun(config: FerryConfig, runId: string, logFile?:
 
   const engine = engineId ? await createEngine(engineId) : null;
   const reserveDirs = [wf.runDir, path.join(config.stateStore, runId)];
-  const task = engine ? new WorkflowTask(wf, engine, { cancelGraceMs: config.cancelGraceMs, reserveDirs }) : null;
+  const sandbox = await supervisorSandbox(config);
+  const task = engine ? new WorkflowTask(wf, engine, { cancelGraceMs: config.cancelGraceMs, reserveDirs, sandbox }) : null;
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'signalled');
     if (!task) return;
@@ -90,6 +92,19 @@ export async function superviseRun(config: FerryConfig, runId: string, logFile?:
   // The server drops the marker too when it sees the run end.
   await new ActiveRuns(config.stateStore).remove(runId).catch((err: unknown) => log.warn({ err }, 'could not drop the active-run marker'));
   return 0;
+}
+
+/**
+ * The sandbox a supervisor puts its run in. The server passes the mode it
+ * found in force at its start (`bwrap` or `none`), so no run probes again;
+ * when bubblewrap was promised and is gone, the run fails rather than run
+ * unsandboxed. `auto` (a supervisor started by hand) probes.
+ */
+async function supervisorSandbox(config: FerryConfig): Promise<SandboxPolicy> {
+  if (config.sandbox === 'auto') return sandboxPolicy(config, await resolveSandbox(config));
+  if (config.sandbox === 'none') return sandboxPolicy(config, { kind: 'none' });
+  const bwrap = await findBwrap();
+  return sandboxPolicy(config, { kind: 'bwrap', ...(bwrap ? { bwrap } : {}) });
 }
 
 /**

@@ -12,6 +12,7 @@ import { errnoCode, storageTrouble } from '../util/errors.js';
 import { groupAlive, signalQuietly } from '../util/process.js';
 import { wesTime } from '../util/time.js';
 import { engineEnvironment, findRunProcesses, killRunProcesses, RUN_MARKER_ENV } from './run-processes.js';
+import { sandboxCommand, sandboxedLeader, type SandboxPolicy } from './sandbox.js';
 
 export interface WorkflowTaskOptions {
   /** How long the engine gets between SIGTERM and SIGKILL of all its processes. */
@@ -29,6 +30,8 @@ export interface WorkflowTaskOptions {
   reserveDirs?: string[];
   /** Size of each reserve. Default 256 KiB; 0: none. */
   reserveBytes?: number;
+  /** The sandbox the engine runs in. Default: none. */
+  sandbox?: SandboxPolicy;
 }
 
 /** Name of the file that holds a run's reserve of disk space. */
@@ -225,12 +228,23 @@ export class WorkflowTask {
   async cancel(): Promise<void> {
     this.cancelRequested = true;
     if (this.pgid === null) return;
-    signalQuietly(this.pgid, 'SIGTERM');
+    signalQuietly(await this.leader(this.pgid), 'SIGTERM');
     if (!this.killTimer) {
       this.killTimer = setTimeout(() => void this.killEverything(), this.options.cancelGraceMs);
       this.killTimer.unref();
     }
     await this.exited;
+  }
+
+  /**
+   * The engine's own process. In a sandbox, what Ferry spawned is bubblewrap,
+   * and the engine is two generations below; while the sandbox is still
+   * being set up there is no engine yet, and bubblewrap itself is signalled
+   * (the sandbox then dies with it).
+   */
+  private async leader(spawned: number): Promise<number> {
+    if (this.options.sandbox?.kind !== 'bwrap') return spawned;
+    return (await sandboxedLeader(spawned)) ?? spawned;
   }
 
   /** Whatever drives the task is stopping: kill the run's processes and end it SYSTEM_ERROR. */
@@ -248,7 +262,9 @@ export class WorkflowTask {
   }
 
   private async spawnEngine(ctx: RunContext, command: EngineCommand): Promise<number> {
-    const [file, ...args] = command.argv;
+    const sandbox = this.options.sandbox;
+    const argv = sandbox ? await sandboxCommand(sandbox, { runDir: ctx.runDir, tmpDir: ctx.tmpDir, cwd: ctx.executionDir }, command.argv) : command.argv;
+    const [file, ...args] = argv;
     if (!file) throw new Error('engine produced an empty command');
     const stdout = await fs.open(ctx.stdoutPath, 'w');
     const stderr = await fs.open(ctx.stderrPath, 'w');

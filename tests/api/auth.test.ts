@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import t from 'tap';
 import type { Test } from 'tap';
-import type { FerryConfig } from '../../src/config.js';
+import type { FerryConfig } from '../../src/config/config.js';
 import { buildTestApp, call, multipart, tempDir, workflowsDir } from '../helper.js';
 
 /**

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { isZipBundle, openBundle, type BundleContents, type BundleLimits } from '../../src/backend/bundle.js';
-import { defaultConfig, loadConfig, usage } from '../../src/config.js';
+import { defaultConfig, loadConfig, usage } from '../../src/config/config.js';
 import { listTree, tempDir } from '../helper.js';
 import { makeZip, type ZipEntrySpec, type ZipOptions } from '../fixtures/bundles/zip-writer.js';
 
