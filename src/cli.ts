@@ -41,7 +41,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { serve } = await import('./server.js');
-  await serve(parsed.config);
+  try {
+    await serve(parsed.config);
+  } catch (err) {
+    // Asked for a sandbox that does not work here: say why, without a stack.
+    if (err instanceof Error && err.name === 'SandboxUnavailableError') {
+      console.error(`ferry: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
   return -1; // keep running
 }
 
