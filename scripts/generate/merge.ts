@@ -43,15 +43,21 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** The keys of a path item that are operations. */
+const OPERATION_KEYS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
 /**
- * Paths of both documents, WES's rebased under WES_BASE_PATH; a path defined twice is an error.
- * Templated paths that differ only in their parameter names (`/runs/{id}`, `/runs/{run_id}`) are
- * the same path to OpenAPI (the router would only ever reach one of them), so they count as
- * defined twice too.
+ * Paths of both documents, WES's rebased under WES_BASE_PATH. ferry.yaml may add operations to a
+ * WES path under its exact spelling (a method WES does not define there, e.g. DELETE on
+ * `/runs/{run_id}`), and nothing else: a method both define, or a path-level key (parameters,
+ * summary, servers…) that ferry.yaml sets on such a path, is an error, as is a path defined twice
+ * within one document. Templated paths that differ only in their parameter names (`/runs/{id}`,
+ * `/runs/{run_id}`) are the same path to OpenAPI (the router would only ever reach one of them),
+ * so they count as defined twice too.
  */
 function mergePaths(wes: JsonObject, ferry: JsonObject): JsonObject {
   const paths: JsonObject = {};
-  const byShape = new Map<string, string>();
+  const byShape = new Map<string, { full: string; file: string }>();
   for (const [doc, file, prefix] of [
     [wes, WES_FILE, WES_BASE_PATH],
     [ferry, FERRY_FILE, ''],
@@ -61,14 +67,29 @@ function mergePaths(wes: JsonObject, ferry: JsonObject): JsonObject {
       const full = prefix + (prefix && p === '/' ? '' : p);
       const shape = full.replace(/\{[^}]*\}/g, '{}');
       const existing = byShape.get(shape);
-      if (existing !== undefined) {
-        fail(`path "${full}" from spec/${file} is already defined${existing === full ? '' : ` as "${existing}"`}`);
+      if (existing === undefined) {
+        byShape.set(shape, { full, file });
+        paths[full] = item;
+        continue;
       }
-      byShape.set(shape, full);
-      paths[full] = item;
+      if (existing.full !== full || existing.file === file) {
+        fail(`path "${full}" from spec/${file} is already defined${existing.full === full ? '' : ` as "${existing.full}"`}`);
+      }
+      paths[full] = addOperations(asObject(paths[full], `spec/${existing.file} path "${full}"`), asObject(item, `spec/${file} path "${p}"`), full, file);
     }
   }
   return paths;
+}
+
+/** `base` with the operations of `extra` (from `file`) added; any overlap or path-level key is an error. */
+function addOperations(base: JsonObject, extra: JsonObject, full: string, file: string): JsonObject {
+  const merged: JsonObject = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    if (!OPERATION_KEYS.has(key)) fail(`path "${full}" is already defined; spec/${file} may only add operations to it, not "${key}"`);
+    if (Object.hasOwn(base, key)) fail(`path "${full}" from spec/${file} is already defined with a ${key.toUpperCase()} operation`);
+    merged[key] = value;
+  }
+  return merged;
 }
 
 /**
