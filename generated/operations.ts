@@ -26,6 +26,7 @@ export const operationIds = [
   'ListRuns',
   'RunWorkflow',
   'GetRunLog',
+  'DeleteRun',
   'GetRunStatus',
   'ListTasks',
   'GetTask',
@@ -91,6 +92,18 @@ export interface GetRunLogInput {
 /** Successful outcomes of GetRunLog; errors are thrown, not returned. */
 export type GetRunLogResult =
   | { status: 200; headers?: Record<string, string>; body: operations['GetRunLog']['responses'][200]['content']['application/json'] };
+
+/** Input of DeleteRun: DELETE /ga4gh/wes/v1/runs/{run_id}. */
+export interface DeleteRunInput {
+  params: NonNullable<operations['DeleteRun']['parameters']['path']>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of DeleteRun; errors are thrown, not returned. */
+export type DeleteRunResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['DeleteRun']['responses'][200]['content']['application/json'] };
 
 /** Input of GetRunStatus: GET /ga4gh/wes/v1/runs/{run_id}/status. */
 export interface GetRunStatusInput {
@@ -206,6 +219,7 @@ export interface OperationHandlers<Files = UploadedFile[], Caller = undefined> {
   ListRuns(input: ListRunsInput, caller: Caller): Promise<ListRunsResult>;
   RunWorkflow(input: RunWorkflowInput<Files>, caller: Caller): Promise<RunWorkflowResult>;
   GetRunLog(input: GetRunLogInput, caller: Caller): Promise<GetRunLogResult>;
+  DeleteRun(input: DeleteRunInput, caller: Caller): Promise<DeleteRunResult>;
   GetRunStatus(input: GetRunStatusInput, caller: Caller): Promise<GetRunStatusResult>;
   ListTasks(input: ListTasksInput, caller: Caller): Promise<ListTasksResult>;
   GetTask(input: GetTaskInput, caller: Caller): Promise<GetTaskResult>;

@@ -69,7 +69,11 @@ export interface paths {
         get: operations["GetRunLog"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * DeleteRun
+         * @description Deletes a finished run (COMPLETE, EXECUTOR_ERROR, SYSTEM_ERROR or CANCELED): its folder (attachments, outputs, logs), its record and its place in the listing. Afterwards every route of the run answers 404 and listings skip it. A run that is not finished yet is refused with 409: cancel it first. Of several DELETEs of one run, one answers 200 and the others 404. Not part of WES 1.1; as in Sapporo and the WES proposal ga4gh/workflow-execution-service-schemas#218.
+         */
+        delete: operations["DeleteRun"];
         options?: never;
         head?: never;
         patch?: never;
@@ -611,6 +615,33 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The request is unauthorized. */
+        Unauthorized: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description The requester is not authorized to perform this action. */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description An unexpected error occurred. */
+        ServerError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description The requested range cannot be satisfied by the log's current size. */
         RangeNotSatisfiable: {
             headers: {
@@ -880,6 +911,42 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+        };
+    };
+    DeleteRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workflow run ID. */
+                run_id: components["parameters"]["RunIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run is deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunId"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["RunNotFound"];
+            /** @description The run is not finished (QUEUED, INITIALIZING, RUNNING, PAUSED or CANCELING). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            500: components["responses"]["ServerError"];
         };
     };
     GetRunStatus: {

@@ -24,6 +24,7 @@ import { SupervisorTaskRunner } from './tasks/supervisor-runner.js';
 import { resolveSandbox, sandboxPolicy } from './tasks/sandbox.js';
 import { recoverJournal, SubmissionJournal } from './runs/submission-journal.js';
 import { ActiveRuns } from './runs/active-runs.js';
+import { RunDeletions } from './runs/run-deletion.js';
 import type { TaskRunner } from './tasks/task-runner.js';
 
 /** Parts a test or an embedder may hand in instead of the defaults. */
@@ -34,13 +35,17 @@ export interface AppParts {
   taskRunner?: TaskRunner;
   /** How long a submission journal entry waits for its checkpoint (tests hold entries back with a long one). */
   journalCheckpointMs?: number;
-  /** The clock the per-user limits read (tests move it rather than wait). */
+  /** The clock the per-user limits and the retention time read (tests move it rather than wait). */
   clock?: () => number;
+  /** Time between retention sweeps; 0: none in the background (tests sweep often, or by hand). */
+  retentionSweepMs?: number;
+  /** Most runs one retention sweep deletes. */
+  retentionBatch?: number;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    ferry: { backend: ToilBackend; api: OpenAPIBackend; taskRunner: TaskRunner; store: StateStore; config: FerryConfig; credentials?: Credentials };
+    ferry: { backend: ToilBackend; api: OpenAPIBackend; taskRunner: TaskRunner; store: StateStore; deletions: RunDeletions; config: FerryConfig; credentials?: Credentials };
   }
 }
 
@@ -63,6 +68,9 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   // Small submissions are made durable by the journal; what a machine crash lost of them is rebuilt first.
   await recoverJournal({ stateStore: config.stateStore, workDir: config.workDir, store, activeRuns, logger });
   const journal = new SubmissionJournal(config.stateStore, [config.workDir, config.stateStore], logger, parts.journalCheckpointMs);
+  // Deletions a crash cut short are finished before anything reads the runs (after the journal, which could rebuild them).
+  const deletions = new RunDeletions({ workDir: config.workDir, stateStore: config.stateStore, store, activeRuns, journal, logger });
+  await deletions.recover();
   const engines = parts.engines ?? (await defaultEngineRegistry());
   const index = await RunIndex.open(runIndexFile(config.stateStore), store, async (runId) => {
     const wf = new ToilWorkflow(config.workDir, store, runId);
@@ -93,10 +101,13 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   // Registered workflows only, when a list is configured (a broken list stops the start).
   const allowList = config.workflowAllowList ? await WorkflowAllowList.open(config.workflowAllowList) : undefined;
   const backend = new ToilBackend({
-    config, store, index, activeRuns, engines, taskRunner, journal, logger, allowList,
+    config, store, index, activeRuns, deletions, engines, taskRunner, journal, logger, allowList,
     version: ferryVersion(),
     links: relativeLinks,
     serveLogFile,
+    ...(parts.clock ? { clock: parts.clock } : {}),
+    ...(parts.retentionSweepMs === undefined ? {} : { retentionSweepMs: parts.retentionSweepMs }),
+    ...(parts.retentionBatch === undefined ? {} : { retentionBatch: parts.retentionBatch }),
   });
 
   // Who may call: the credential files, re-read when they change (and on SIGHUP, see server.ts), and an OIDC issuer's JWTs.
@@ -171,9 +182,11 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     maxSubmissionsPerMinute: config.maxSubmissionsPerMinute,
     ...(parts.clock ? { clock: parts.clock } : {}),
   });
-  app.decorate('ferry', { backend, api, taskRunner, store, config, credentials });
+  app.decorate('ferry', { backend, api, taskRunner, store, deletions, config, credentials });
+  backend.start();
   app.addHook('onClose', async () => {
     credentials?.close();
+    await backend.close();
     await journal.close().catch((err: unknown) => logger.warn({ err }, 'could not checkpoint the submission journal'));
     await taskRunner.close();
   });

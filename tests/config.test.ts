@@ -290,3 +290,16 @@ t.test('--sandbox and --sandbox-network', async (t) => {
   t.match(usage, /--sandbox auto\|bwrap\|none .*FERRY_SANDBOX/);
   t.match(usage, /--sandbox-network on\|off .*FERRY_SANDBOX_NETWORK/);
 });
+
+t.test('--retention-days', async (t) => {
+  t.equal(load([]).retentionDays, 0, 'runs are kept forever by default');
+  t.equal(load(['--retention-days=30']).retentionDays, 30);
+  t.equal(load(['--retention-days', '0']).retentionDays, 0, '0 keeps them forever');
+  t.equal(load([], { FERRY_RETENTION_DAYS: '7' }).retentionDays, 7);
+  t.equal(load(['--retention_days', '14'], { FERRY_RETENTION_DAYS: '7' }).retentionDays, 14, 'the flag wins');
+  t.throws(() => load(['--retention-days=-1']), { name: 'ConfigError', message: /--retention-days/ });
+  t.throws(() => load(['--retention-days=1.5']), ConfigError);
+  t.throws(() => load([], { FERRY_RETENTION_DAYS: 'forever' }), ConfigError);
+  t.throws(() => load(['--retention-days=365001']), { name: 'ConfigError', message: /at most 365000/ });
+  t.match(usage, /--retention-days N .*FERRY_RETENTION_DAYS/);
+});

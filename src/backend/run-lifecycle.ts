@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
 import type { ActiveRuns } from '../runs/active-runs.js';
+import type { RunDeletions } from '../runs/run-deletion.js';
 import type { RunIndex } from '../runs/run-index.js';
 import { isTerminal, type State } from '../runs/state-machine.js';
 import { isRunId, type StateStore } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { maySee, type Caller } from './caller.js';
-import { OperationForbiddenError, WorkflowNotFoundError } from '../util/errors.js';
+import { ConflictError, OperationForbiddenError, WorkflowNotFoundError } from '../util/errors.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import { isIdentityAlive } from '../util/process.js';
 
 export interface RunLifecycleDeps {
@@ -14,17 +16,24 @@ export interface RunLifecycleDeps {
   store: StateStore;
   index: RunIndex;
   activeRuns: ActiveRuns;
+  deletions: RunDeletions;
   taskRunner: TaskRunner;
   logger: Logger;
   /** This server's identity, as recorded with the runs it accepts. */
   serverId: string;
 }
 
+/** How long a deletion waits for a finished run's task to let go of it (its supervisor exits just after the outcome). */
+const TASK_SETTLE_WAIT_MS = 10_000;
+
 /**
  * Finds runs and tells their state truthfully: a run whose task is gone is
- * not left claiming to run. Cancels runs.
+ * not left claiming to run. Cancels and deletes runs.
  */
 export class RunLifecycle {
+  /** Per run: deleting it, and ending it when its task is gone, never interleave. */
+  private readonly locks = new KeyedLock();
+
   constructor(private readonly deps: RunLifecycleDeps) {}
 
   /** A run by id, whether or not it exists. */
@@ -38,7 +47,7 @@ export class RunLifecycle {
    * not show.
    */
   async existing(runId: string, caller: Caller): Promise<ToilWorkflow> {
-    if (!isRunId(runId)) throw new WorkflowNotFoundError(runId);
+    if (!isRunId(runId) || this.deps.deletions.isDeleting(runId)) throw new WorkflowNotFoundError(runId);
     const wf = this.workflow(runId);
     // The index holds only runs that have a state, with their owner; anything else is looked up.
     const entry = this.deps.index.get(runId);
@@ -64,10 +73,16 @@ export class RunLifecycle {
     if (taskRunner.isLive(wf.runId)) return state;
     const owner = await wf.get(RunKeys.serverId);
     if (owner !== serverId && owner !== null && (await isIdentityAlive(owner))) return state;
-    // Re-read: the task may have finished between the two reads.
+    return this.locks.run(wf.runId, () => this.endAbandoned(wf, owner === serverId));
+  }
+
+  /** Ends a run whose task is gone, unless it has ended (or been deleted) meanwhile. */
+  private async endAbandoned(wf: ToilWorkflow, ranHere: boolean): Promise<State> {
+    const { taskRunner } = this.deps;
+    // Re-read: the task may have finished between the two reads, or the run been deleted.
     const again = await wf.getState();
-    if (isTerminal(again) || taskRunner.isLive(wf.runId)) return again;
-    const why = owner === serverId ? 'its task stopped unexpectedly' : 'the Ferry server that ran it stopped';
+    if (isTerminal(again) || again === 'UNKNOWN' || taskRunner.isLive(wf.runId) || this.deps.deletions.isDeleting(wf.runId)) return again;
+    const why = ranHere ? 'its task stopped unexpectedly' : 'the Ferry server that ran it stopped';
     // Its engine may have outlived it: nothing of an abandoned run keeps running.
     await taskRunner.reapAbandoned(wf.runId);
     try {
@@ -93,8 +108,71 @@ export class RunLifecycle {
       throw new OperationForbiddenError(`Workflow is in state: '${state}', which cannot be cancelled.`);
     }
     if (state === 'COMPLETE' || state === 'CANCELED' || state === 'CANCELING') return;
-    if ((await wf.stateMachine.sendCancel()) !== 'CANCELING') return;
+    // Under the run's lock, so that a run deleted meanwhile gets no state written (nor its record begun again).
+    const moved = await this.locks.run(wf.runId, async () => ((await this.isGone(wf)) ? null : wf.stateMachine.sendCancel()));
+    if (moved === null) throw new WorkflowNotFoundError(wf.runId);
+    if (moved !== 'CANCELING') return;
     this.deps.logger.info({ run_id: wf.runId }, 'cancel requested');
     void this.deps.taskRunner.cancel(wf.runId).catch((err: unknown) => this.deps.logger.error({ err, run_id: wf.runId }, 'cancel failed'));
+  }
+
+  /**
+   * Deletes a finished run: its folder, record and index entries go (see
+   * RunDeletions), so that every route of it answers 404 and listings skip
+   * it. A run not finished is refused (409), as is one whose task has not
+   * let go of it within a short wait. Of concurrent deletions of one run,
+   * the first deletes it and the others find no run (404). `by`: who asked,
+   * for the log (none: a server without authentication).
+   */
+  async delete(wf: ToilWorkflow, by: string | undefined): Promise<void> {
+    const { taskRunner, deletions, index, logger } = this.deps;
+    const runId = wf.runId;
+    const state = await this.currentState(wf);
+    if (!isTerminal(state)) {
+      throw new ConflictError(`Run '${runId}' is ${state}: only a finished run (COMPLETE, EXECUTOR_ERROR, SYSTEM_ERROR or CANCELED) can be deleted; cancel it first.`);
+    }
+    // A supervisor writes the outcome, then tidies up and exits: it must be done with the run first.
+    if (taskRunner.isLive(runId)) await settledWithin(taskRunner.settled(runId), TASK_SETTLE_WAIT_MS);
+    if (taskRunner.isLive(runId)) throw new ConflictError(`Run '${runId}' has finished, but its task is still tidying up; try again shortly.`);
+    await this.locks.run(runId, async () => {
+      if (deletions.isDeleting(runId) || !(await wf.exists())) throw new WorkflowNotFoundError(runId);
+      await deletions.delete(runId, index);
+    });
+    logger.info({ run_id: runId, state, ...(by === undefined ? {} : { by }) }, 'run deleted');
+  }
+
+  /** Whether the run's deletion has begun (it is gone to every reader). */
+  isDeleting(runId: string): boolean {
+    return this.deps.deletions.isDeleting(runId);
+  }
+
+  /** Whether the run is gone: deleted, or being deleted (for a read that failed half way). */
+  async isGone(wf: ToilWorkflow): Promise<boolean> {
+    return this.deps.deletions.isDeleting(wf.runId) || !(await wf.exists().catch(() => true));
+  }
+
+  /** Finishes the deletions that began here but failed part way (the runs are gone already). Returns their ids. */
+  async finishPendingDeletions(): Promise<string[]> {
+    const { deletions, index, logger } = this.deps;
+    const done: string[] = [];
+    for (const runId of deletions.pending()) {
+      try {
+        await this.locks.run(runId, () => deletions.finish(runId, index));
+        done.push(runId);
+      } catch (err) {
+        logger.warn({ err, run_id: runId }, 'could not finish deleting a run; will retry');
+      }
+    }
+    return done;
+  }
+}
+
+/** Waits for `settled`, or `ms` at most. */
+async function settledWithin(settled: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

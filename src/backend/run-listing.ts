@@ -28,7 +28,9 @@ export class RunListing {
     await this.index.refresh();
     const owner = caller === null || caller.admin ? undefined : caller.user;
     const page = this.index.page(size, token || undefined, owner);
-    const runs = (await Promise.all(page.entries.map((e) => this.summary(e)))).filter((s): s is RunSummary => s !== null);
+    // A run being deleted leaves the index as soon as it is marked; one the index still holds is skipped here.
+    const entries = page.entries.filter((e) => !this.lifecycle.isDeleting(e.runId));
+    const runs = (await Promise.all(entries.map((e) => this.summary(e)))).filter((s): s is RunSummary => s !== null);
     return { runs, next_page_token: page.nextPageToken };
   }
 
@@ -37,7 +39,8 @@ export class RunListing {
     await this.index.refresh();
     // Ended runs are counted by the index as they end; only the others are read.
     const counts: Record<string, number> = Object.fromEntries(this.index.endedCounts());
-    const states = await mapLimit(this.index.unfinished(), 64, async (e) => this.summary(e).then((s) => s?.state));
+    const open = this.index.unfinished().filter((e) => !this.lifecycle.isDeleting(e.runId));
+    const states = await mapLimit(open, 64, async (e) => this.summary(e).then((s) => s?.state));
     for (const s of states) if (s) counts[s] = (counts[s] ?? 0) + 1;
     return Object.fromEntries(ALL_STATES.filter((s) => counts[s]).map((s) => [s, counts[s]!]));
   }

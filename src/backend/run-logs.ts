@@ -52,6 +52,11 @@ export class RunLogs {
 
   constructor(private readonly deps: RunLogsDeps) {}
 
+  /** Drops what is kept of a run (deleted). */
+  forget(runId: string): void {
+    this.finished.delete(runId);
+  }
+
   /** A run's log; a finished run's is built once and kept (small ones). */
   async runLog(wf: ToilWorkflow): Promise<RunLog> {
     const cached = this.finished.get(wf.runId);

@@ -1,9 +1,13 @@
 import type * as Ops from '../../generated/operations.js';
+import type { RunDeletions } from '../runs/run-deletion.js';
+import type { ToilWorkflow } from '../runs/workflow.js';
+import { WorkflowNotFoundError } from '../util/errors.js';
 import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.js';
 import { processIdentity } from '../util/process.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RunListing } from './run-listing.js';
 import { RunLogs, type LogFile, type ApiLinks } from './run-logs.js';
+import { RunRetention } from './run-retention.js';
 import { RunSubmission, type RunSubmissionDeps } from './run-submission.js';
 import { ServiceInfoView } from './service-info.js';
 import type { Caller } from './caller.js';
@@ -21,6 +25,14 @@ export interface ToilBackendDeps extends Omit<RunSubmissionDeps, 'serverId'> {
   links: ApiLinks;
   /** Serves a log file over the API (the API layer's Range handling). */
   serveLogFile: ServeLogFile;
+  /** How runs are deleted (crash-safe; see RunDeletions). */
+  deletions: RunDeletions;
+  /** The clock the retention time is measured on (tests move it rather than wait days). */
+  clock?: () => number;
+  /** Time between retention sweeps (default 10 minutes); 0: none in the background (tests sweep by hand). */
+  retentionSweepMs?: number;
+  /** Most runs a retention sweep deletes (default 100). */
+  retentionBatch?: number;
 }
 
 /**
@@ -36,16 +48,50 @@ export class ToilBackend extends WESBackend implements WesHandlers {
   private readonly info: ServiceInfoView;
   private readonly submission: RunSubmission;
   private readonly logs: RunLogs;
+  /** Deletes finished runs past `--retention-days` (and finishes deletions that failed part way). */
+  readonly retention: RunRetention;
 
   constructor(private readonly deps: ToilBackendDeps) {
     super();
-    const { config, store, index, activeRuns, engines, taskRunner, logger, links } = deps;
+    const { config, store, index, activeRuns, deletions, engines, taskRunner, logger, links } = deps;
     const serverId = this.serverId;
-    this.lifecycle = new RunLifecycle({ workDir: config.workDir, store, index, activeRuns, taskRunner, logger, serverId });
+    this.lifecycle = new RunLifecycle({ workDir: config.workDir, store, index, activeRuns, deletions, taskRunner, logger, serverId });
     this.listing = new RunListing(index, this.lifecycle, logger);
     this.info = new ServiceInfoView(config, engines, this.listing, deps.version);
     this.submission = new RunSubmission({ ...deps, serverId });
     this.logs = new RunLogs({ store, engines, lifecycle: this.lifecycle, links, wesDialect: config.wesDialect });
+    this.retention = new RunRetention({
+      index, store, logger, lifecycle: this.lifecycle, retentionDays: config.retentionDays,
+      deleteRun: (runId) => this.deleteRun(this.lifecycle.workflow(runId), 'retention'),
+      ...(deps.clock ? { clock: deps.clock } : {}),
+      ...(deps.retentionSweepMs ? { intervalMs: deps.retentionSweepMs } : {}),
+      ...(deps.retentionBatch ? { batch: deps.retentionBatch } : {}),
+    });
+  }
+
+  /** Starts the background work: the retention sweeps. */
+  start(): void {
+    if (this.deps.retentionSweepMs !== 0) this.retention.start();
+  }
+
+  /** Stops it. */
+  close(): Promise<void> {
+    return this.retention.close();
+  }
+
+  /**
+   * The run `runId` as `caller` may see it, handed to `fn`. A read that
+   * fails because the run was deleted under it answers 404, as any later
+   * request would, not a server error.
+   */
+  private async onRun<T>(runId: string, caller: Caller, fn: (wf: ToilWorkflow) => Promise<T>): Promise<T> {
+    const wf = await this.lifecycle.existing(runId, caller);
+    try {
+      return await fn(wf);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError) && (await this.lifecycle.isGone(wf))) throw new WorkflowNotFoundError(runId);
+      throw err;
+    }
   }
 
   private pageSize(raw: unknown): number {
@@ -67,46 +113,61 @@ export class ToilBackend extends WESBackend implements WesHandlers {
   }
 
   async GetRunLog(input: Ops.GetRunLogInput, caller: Caller): Promise<Ops.GetRunLogResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id, caller);
-    return { status: 200, body: await this.logs.runLog(wf) };
+    return this.onRun(input.params.run_id, caller, async (wf) => ({ status: 200, body: await this.logs.runLog(wf) }));
   }
 
   async GetRunStatus(input: Ops.GetRunStatusInput, caller: Caller): Promise<Ops.GetRunStatusResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id, caller);
-    return { status: 200, body: { run_id: wf.runId, state: await this.lifecycle.currentState(wf) } };
+    return this.onRun(input.params.run_id, caller, async (wf) => {
+      const state = await this.lifecycle.currentState(wf);
+      // A run deleted while its state was read reads UNKNOWN: it is gone.
+      if (state === 'UNKNOWN' && (await this.lifecycle.isGone(wf))) throw new WorkflowNotFoundError(wf.runId);
+      return { status: 200, body: { run_id: wf.runId, state } };
+    });
   }
 
   async ListTasks(input: Ops.ListTasksInput, caller: Caller): Promise<Ops.ListTasksResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id, caller);
-    const size = this.pageSize(input.query.page_size);
-    const kind = `tasks:${wf.runId}`;
-    const from = input.query.page_token ? decodePageToken(kind, input.query.page_token) : 0;
-    const tasks = await this.logs.taskLogs(wf);
-    const next = from + size < tasks.length ? encodePageToken(kind, from + size) : '';
-    return { status: 200, body: { task_logs: tasks.slice(from, from + size), next_page_token: next } };
+    return this.onRun(input.params.run_id, caller, async (wf) => {
+      const size = this.pageSize(input.query.page_size);
+      const kind = `tasks:${wf.runId}`;
+      const from = input.query.page_token ? decodePageToken(kind, input.query.page_token) : 0;
+      const tasks = await this.logs.taskLogs(wf);
+      const next = from + size < tasks.length ? encodePageToken(kind, from + size) : '';
+      return { status: 200, body: { task_logs: tasks.slice(from, from + size), next_page_token: next } };
+    });
   }
 
   async GetTask(input: Ops.GetTaskInput, caller: Caller): Promise<Ops.GetTaskResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id, caller);
-    return { status: 200, body: await this.logs.task(wf, input.params.task_id) };
+    return this.onRun(input.params.run_id, caller, async (wf) => ({ status: 200, body: await this.logs.task(wf, input.params.task_id) }));
   }
 
   async CancelRun(input: Ops.CancelRunInput, caller: Caller): Promise<Ops.CancelRunResult> {
+    return this.onRun(input.params.run_id, caller, async (wf) => {
+      await this.lifecycle.cancel(wf);
+      return { status: 200, body: { run_id: wf.runId } };
+    });
+  }
+
+  /** DELETE /runs/{run_id} (Ferry's extension): a finished run and everything of it. */
+  async DeleteRun(input: Ops.DeleteRunInput, caller: Caller): Promise<Ops.DeleteRunResult> {
     const wf = await this.lifecycle.existing(input.params.run_id, caller);
-    await this.lifecycle.cancel(wf);
+    await this.deleteRun(wf, caller?.user);
     return { status: 200, body: { run_id: wf.runId } };
+  }
+
+  /** Deletes a run (see RunLifecycle.delete) and forgets what is kept of it here. */
+  private async deleteRun(wf: ToilWorkflow, by: string | undefined): Promise<void> {
+    await this.lifecycle.delete(wf, by);
+    this.logs.forget(wf.runId);
   }
 
   // Toil's extra routes.
 
   async GetRunStdout(input: Ops.GetRunStdoutInput, caller: Caller): Promise<Ops.GetRunStdoutResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id, caller);
-    return this.deps.serveLogFile(await this.logs.logFile(wf, 'stdout'), input.headers.Range);
+    return this.onRun(input.params.run_id, caller, async (wf) => this.deps.serveLogFile(await this.logs.logFile(wf, 'stdout'), input.headers.Range));
   }
 
   async GetRunStderr(input: Ops.GetRunStderrInput, caller: Caller): Promise<Ops.GetRunStderrResult> {
-    const wf = await this.lifecycle.existing(input.params.run_id, caller);
-    return this.deps.serveLogFile(await this.logs.logFile(wf, 'stderr'), input.headers.Range);
+    return this.onRun(input.params.run_id, caller, async (wf) => this.deps.serveLogFile(await this.logs.logFile(wf, 'stderr'), input.headers.Range));
   }
 
   async GetEngineStatus(): Promise<Ops.GetEngineStatusResult> {

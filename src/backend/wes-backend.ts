@@ -41,6 +41,7 @@ export function bindHandlers(backend: WESBackend): WesHandlers {
     ListRuns: bind('ListRuns'),
     RunWorkflow: bind('RunWorkflow'),
     GetRunLog: bind('GetRunLog'),
+    DeleteRun: bind('DeleteRun'),
     GetRunStatus: bind('GetRunStatus'),
     ListTasks: bind('ListTasks'),
     GetTask: bind('GetTask'),

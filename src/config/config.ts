@@ -45,6 +45,8 @@ export interface FerryConfig {
   taskRunner: 'supervisor' | 'inline';
   /** Time the engine gets after SIGTERM before its whole process group is killed. */
   cancelGraceMs: number;
+  /** Finished runs are deleted this many days after they ended (in the background); 0: kept forever. */
+  retentionDays: number;
   downloadTimeoutMs: number;
   maxDownloadBytes: number;
   /** Most entries (files and folders) a workflow.zip bundle may hold. */
@@ -112,6 +114,7 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   allowedFileRoots: [],
   taskRunner: 'supervisor',
   cancelGraceMs: 5000,
+  retentionDays: 0,
   downloadTimeoutMs: 60_000,
   maxDownloadBytes: 256 * 1024 * 1024,
   maxZipEntries: 10_000,
@@ -154,6 +157,7 @@ const flags = {
   'allowed-file-root': { type: 'string', multiple: true, env: 'FERRY_ALLOWED_FILE_ROOTS' },
   'cancel-grace-seconds': { type: 'string', env: 'FERRY_CANCEL_GRACE_SECONDS' },
   'task-runner': { type: 'string', env: 'FERRY_TASK_RUNNER' },
+  'retention-days': { type: 'string', env: 'FERRY_RETENTION_DAYS' },
   'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
   'workflow-allow-list': { type: 'string', env: 'FERRY_WORKFLOW_ALLOW_LIST' },
   'auth-htpasswd': { type: 'string', env: 'FERRY_AUTH_HTPASSWD' },
@@ -171,6 +175,9 @@ const flags = {
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; env?: string; short?: string }>;
+
+/** The longest retention time taken, in days (a thousand years: past it, keep runs forever with 0). */
+const MAX_RETENTION_DAYS = 365_000;
 
 /** Thrown for bad flags or environment values; the CLI prints it with the usage. */
 export class ConfigError extends Error {
@@ -272,6 +279,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (sandbox !== 'auto' && sandbox !== 'bwrap' && sandbox !== 'none') throw new ConfigError(`--sandbox must be 'auto', 'bwrap' or 'none', got '${sandbox}'`);
   const sandboxNetwork = str('sandbox-network') ?? 'on';
   if (sandboxNetwork !== 'on' && sandboxNetwork !== 'off') throw new ConfigError(`--sandbox-network must be 'on' or 'off', got '${sandboxNetwork}'`);
+  const retentionDays = toInt('--retention-days', str('retention-days') ?? '0', 0);
+  if (retentionDays > MAX_RETENTION_DAYS) throw new ConfigError(`--retention-days must be at most ${MAX_RETENTION_DAYS} (0 keeps runs forever), got ${retentionDays}`);
   const corsOrigins = (str('cors-origins') ?? '*').split(',').map((s) => s.trim()).filter(Boolean);
   const engineOptions = list('opt') ?? [];
   for (const opt of engineOptions) {
@@ -300,6 +309,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     maxZipBytes: toInt('--max-zip-bytes', str('max-zip-bytes') ?? String(defaultConfig.maxZipBytes), 1),
     allowedFileRoots: (list('allowed-file-root') ?? []).map((p) => path.resolve(cwd, p)),
     cancelGraceMs: toInt('--cancel-grace-seconds', str('cancel-grace-seconds') ?? String(defaultConfig.cancelGraceMs / 1000), 0) * 1000,
+    retentionDays,
     allowPrivateDownloads: bool('allow-private-downloads') ?? false,
     ...(str('workflow-allow-list') ? { workflowAllowList: path.resolve(cwd, str('workflow-allow-list')!) } : {}),
     ...(str('auth-htpasswd') ? { authHtpasswd: path.resolve(cwd, str('auth-htpasswd')!) } : {}),

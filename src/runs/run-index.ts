@@ -49,12 +49,36 @@ export async function appendFinal(file: string, runId: string, final: FinalSumma
 }
 
 /**
+ * Appends a deleted run's tombstone, `{"deleted": run_id}`, to the index in
+ * `file`, and flushes the file to disk before returning: once a deletion goes
+ * on to remove the run's files, no index (read whole by a starting server, or
+ * followed by a running one) may name the run again. Ends a line torn by a
+ * crash first, so the tombstone is a line of its own.
+ */
+export async function appendDeleted(file: string, runId: string): Promise<void> {
+  if (!isRunId(runId)) throw new Error(`invalid run id '${runId}'`);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const handle = await fs.open(file, 'a+');
+  try {
+    const { size } = await handle.stat();
+    const last = Buffer.alloc(1);
+    const torn = size > 0 && (await handle.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
+    await handle.appendFile((torn ? '\n' : '') + JSON.stringify({ deleted: runId }) + '\n');
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * The order runs were submitted in, so that listing a page costs the page,
  * not the number of runs. An append-only file of one JSON line per run, kept
  * in memory and followed for lines other processes append; a second line,
  * `{"final": run_id, state, start_time, end_time}`, is appended when a run
  * ends, so that listing and counting finished runs need no read of the store,
- * even right after a start. The state store stays the truth: on open, runs
+ * even right after a start; a third, `{"deleted": run_id}`, when a run is
+ * deleted (the run leaves the index; its number is never given again, so
+ * page tokens stay good). The state store stays the truth: on open, runs
  * the store has but the index lacks (a crash between the two writes) are
  * added, and a run without its final line is read from the store.
  */
@@ -65,6 +89,8 @@ export class RunIndex {
   private readonly byOwner = new Map<string, IndexEntry[]>();
   private readonly open = new Set<IndexEntry>();
   private readonly finalCounts = new Map<State, number>();
+  /** The highest number given so far, deleted runs' included: numbers only count up. */
+  private lastSeq = 0;
   private readonly tail: LineTail;
 
   private constructor(private readonly file: string) {
@@ -104,6 +130,7 @@ export class RunIndex {
       this.byOwner.clear();
       this.open.clear();
       this.finalCounts.clear();
+      this.lastSeq = 0;
     }
     for (const line of lines) this.ingest(line);
   }
@@ -117,12 +144,18 @@ export class RunIndex {
     }
     if (typeof value !== 'object' || value === null) return;
     if ('final' in value) return this.ingestFinal(value as Record<string, unknown>);
+    if ('deleted' in value) {
+      const { deleted } = value as { deleted: unknown };
+      if (typeof deleted === 'string') this.forget(deleted);
+      return;
+    }
     const { seq: written, run_id: runId, tags, owner } = value as { seq?: unknown; run_id?: unknown; tags?: unknown; owner?: unknown };
     if (typeof written !== 'number' || typeof runId !== 'string' || !isRunId(runId) || this.byId.has(runId)) return;
     // The order is the file's: a line's number is the one it was written with when that
     // still counts up, else the next one, so every reader of the file numbers it alike.
-    const next = (this.entries[this.entries.length - 1]?.seq ?? 0) + 1;
+    const next = this.lastSeq + 1;
     const seq = Number.isSafeInteger(written) && written > next ? written : next;
+    this.lastSeq = seq;
     const entry: IndexEntry = { seq, runId, tags: isStringRecord(tags) ? tags : {}, ...(typeof owner === 'string' ? { owner } : {}) };
     this.entries.push(entry);
     if (entry.owner !== undefined) {
@@ -158,6 +191,39 @@ export class RunIndex {
     entry.final = final;
     this.open.delete(entry);
     this.finalCounts.set(final.state, (this.finalCounts.get(final.state) ?? 0) + 1);
+  }
+
+  /**
+   * Records that a run is deleted: it leaves this index at once, and its
+   * tombstone is appended to the file and flushed (see appendDeleted).
+   */
+  async recordDeleted(runId: string): Promise<void> {
+    this.forget(runId);
+    await appendDeleted(this.file, runId);
+  }
+
+  /**
+   * Drops a run from the index in memory only (a tombstone read, or a
+   * deletion of this process that is durably marked: see RunDeletions).
+   */
+  forget(runId: string): void {
+    const entry = this.byId.get(runId);
+    if (!entry) return;
+    this.byId.delete(runId);
+    this.open.delete(entry);
+    removeSorted(this.entries, entry);
+    if (entry.owner !== undefined) {
+      const own = this.byOwner.get(entry.owner);
+      if (own) {
+        removeSorted(own, entry);
+        if (own.length === 0) this.byOwner.delete(entry.owner);
+      }
+    }
+    if (entry.final) {
+      const left = (this.finalCounts.get(entry.final.state) ?? 1) - 1;
+      if (left > 0) this.finalCounts.set(entry.final.state, left);
+      else this.finalCounts.delete(entry.final.state);
+    }
   }
 
   /** How many runs have ended in each state, as far as the index knows (kept up to date, never counted). */
@@ -196,7 +262,7 @@ export class RunIndex {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0);
       try {
-        let seq = this.entries[this.entries.length - 1]?.seq ?? 0;
+        let seq = this.lastSeq;
         const seen = new Set<string>();
         const lines: string[] = [];
         for (const { runId, tags, owner } of batch) {
@@ -253,6 +319,18 @@ export class RunIndex {
     const nextPageToken = start > 0 ? encodePageToken('runs', list[start]!.seq) : '';
     return { entries, nextPageToken };
   }
+}
+
+/** Removes `entry` from `list`, sorted by seq (found by binary search). */
+function removeSorted(list: IndexEntry[], entry: IndexEntry): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.seq < entry.seq) lo = mid + 1;
+    else hi = mid;
+  }
+  if (list[lo] === entry) list.splice(lo, 1);
 }
 
 function isStringRecord(v: unknown): v is Record<string, string> {

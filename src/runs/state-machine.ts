@@ -55,6 +55,11 @@ export class WorkflowStateMachine {
     readonly runId: string,
   ) {}
 
+  /** Drops what is remembered of a run that no longer exists (deleted). */
+  static forget(store: StateStore, runId: string): void {
+    WorkflowStateMachine.terminalCache.get(store)?.delete(runId);
+  }
+
   private get cache(): Map<string, State> {
     let c = WorkflowStateMachine.terminalCache.get(this.store);
     if (!c) {

@@ -75,7 +75,7 @@ export interface StateStore {
   has(runId: string): Promise<boolean>;
   /** Every run id in the store (for rebuilding indexes; cost grows with the number of runs). */
   listRunIds(): Promise<string[]>;
-  /** Removes a run's record (used only to undo a submission that failed half way). */
+  /** Removes a run's record, every key of it (a submission undone half way, a run deleted). */
   remove(runId: string): Promise<void>;
 }
 
@@ -100,6 +100,12 @@ export class LocalStateStore implements StateStore {
   /** Serialises this process's writers per run before they take the cross-process lock. */
   private readonly local = new KeyedLock();
   private readonly firstRecords = new LRUCache<string, Record<string, string>>({ max: FIRST_RECORD_CACHE });
+  /**
+   * Runs removed lately: a read of a first record that was under way while
+   * its run was removed must not put it back in the cache (run ids are never
+   * reused, so remembering the last few thousand is enough).
+   */
+  private readonly removed = new LRUCache<string, true>({ max: FIRST_RECORD_CACHE * 4 });
 
   constructor(readonly root: string) {}
 
@@ -137,7 +143,7 @@ export class LocalStateStore implements StateStore {
     if (typeof parsed === 'object' && parsed !== null) {
       for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string' && KEY_PATTERN.test(k)) record[k] = v;
     }
-    this.firstRecords.set(runId, record);
+    if (!this.removed.has(runId)) this.firstRecords.set(runId, record);
     return record;
   }
 
@@ -274,7 +280,8 @@ export class LocalStateStore implements StateStore {
 
   async remove(runId: string): Promise<void> {
     check(runId);
+    this.removed.set(runId, true);
     this.firstRecords.delete(runId);
-    await fs.rm(path.join(this.root, runId), { recursive: true, force: true });
+    await fs.rm(path.join(this.root, runId), { recursive: true, force: true, maxRetries: 3 });
   }
 }

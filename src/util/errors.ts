@@ -53,6 +53,13 @@ export class OperationForbiddenError extends WesError {
   }
 }
 
+/** The request conflicts with the state of what it names, e.g. deleting a run still running (409). */
+export class ConflictError extends WesError {
+  constructor(message: string) {
+    super(409, message);
+  }
+}
+
 /** The body or one of its parts is larger than the configured limit (413). */
 export class PayloadTooLargeError extends WesError {
   constructor(message: string) {

@@ -76,6 +76,13 @@ t.test('a 405 says which methods the path allows (Allow header, RFC 9110 §15.5.
   const cancel = await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${UNKNOWN_RUN}/cancel` });
   t.equal(cancel.statusCode, 405);
   t.match(String(cancel.headers.allow ?? ''), /POST/);
+  // WES's GET and Ferry's DELETE share the path of a run.
+  const run = await call(t, app, { method: 'POST', url: `/ga4gh/wes/v1/runs/${UNKNOWN_RUN}` });
+  t.equal(run.statusCode, 405);
+  t.same(String(run.headers.allow ?? '').split(',').map((m) => m.trim()).sort(), ['DELETE', 'GET', 'HEAD'], `Allow: ${String(run.headers.allow)}`);
+  const missing = await call(t, app, { method: 'DELETE', url: `/ga4gh/wes/v1/runs/${UNKNOWN_RUN}` });
+  t.equal(missing.statusCode, 404, 'DELETE of an unknown run: 404');
+  t.equal((await call(t, app, { method: 'DELETE', url: '/ga4gh/wes/v1/runs/..%2f..%2fetc' })).statusCode, 404, 'and of a name that is no run id');
 });
 
 t.test('a URL with broken percent-encoding is 400 with a WES error body', async (t) => {

@@ -133,7 +133,7 @@ export const ROUTES = [
   { path: '/engine/v1/status', methods: ['GET'] },
   { path: '/ga4gh/wes/v1/service-info', methods: ['GET'] },
   { path: '/ga4gh/wes/v1/runs', methods: ['GET', 'POST'] },
-  { path: '/ga4gh/wes/v1/runs/{id}', methods: ['GET'] },
+  { path: '/ga4gh/wes/v1/runs/{id}', methods: ['GET', 'DELETE'] },
   { path: '/ga4gh/wes/v1/runs/{id}/status', methods: ['GET'] },
   { path: '/ga4gh/wes/v1/runs/{id}/cancel', methods: ['POST'] },
   { path: '/ga4gh/wes/v1/runs/{id}/tasks', methods: ['GET'] },

@@ -14,7 +14,8 @@ import { parseResponses, rawExchange } from './raw-http.js';
 // against a live server. Every request is answered (or, for broken HTTP
 // framing, the connection closed), no client mistake earns a 5xx, every error
 // body is the WES ErrorResponse, the server stays up, nothing is written
-// outside the work folder, and no rejected request creates a run.
+// outside the work folder, and no rejected request creates a run (nor does
+// any request but a DELETE that answered 200 remove one).
 //
 // FERRY_FUZZ_SEED=<n> replays a run (the seed is printed); FERRY_FUZZ_COUNT=<n>
 // sets the number of requests (default 3000).
@@ -145,6 +146,8 @@ const stats = {
 };
 /** Run ids from every 200 to POST /runs. */
 const accepted = new Set<string>();
+/** Accepted runs a DELETE answered 200 for (the fuzzer reaches DELETE /runs/{id} with real run ids). */
+const deleted = new Set<string>();
 
 function preview(c: Case): string {
   if (c.transport === 'raw') {
@@ -320,6 +323,16 @@ async function performOne(c: Case): Promise<void> {
   } else if (c.valid) {
     violate(c, `a valid submission was refused with ${a.status}`, a, started);
   }
+  if (c.method === 'DELETE' && a.status === 200) {
+    let runId: unknown;
+    try {
+      runId = (JSON.parse(a.body.toString('utf8')) as { run_id?: unknown }).run_id;
+    } catch {
+      runId = undefined;
+    }
+    if (typeof runId === 'string' && accepted.has(runId)) deleted.add(runId);
+    else violate(c, 'DELETE answered 200 without the id of a run it accepted', a, started);
+  }
   if (c.harvest) harvest(c, a);
 }
 
@@ -390,7 +403,7 @@ t.test('nothing was written outside the work folder', async (t) => {
     if (!before.workTop.has(e) && !(RUN_ID.test(e) && accepted.has(e)) && e !== '.staging' && e !== '.locks') problems.push(`new entry in the work folder: ${JSON.stringify(e)}`);
   }
   for (const e of after.storeTop) {
-    if (!before.storeTop.has(e) && !(RUN_ID.test(e) && accepted.has(e)) && !['.index', '.locks', '.active', '.journal'].includes(e)) problems.push(`new entry in the state store: ${JSON.stringify(e)}`);
+    if (!before.storeTop.has(e) && !(RUN_ID.test(e) && accepted.has(e)) && !['.index', '.locks', '.active', '.journal', '.deleting'].includes(e)) problems.push(`new entry in the state store: ${JSON.stringify(e)}`);
   }
   const ferryish = /^(run-[0-9a-f]{32}|execution|state_store|\.staging|wes_inputs\.json|request\.json|outputs)$/;
   for (const e of after.tmp) {
@@ -421,22 +434,28 @@ t.test('no run was created by a rejected request', async (t) => {
     token = body.next_page_token;
     if (!token) break;
   }
-  t.equal(listed.size, accepted.size, `GET /runs lists ${listed.size} runs; POST /runs answered 200 ${accepted.size} times`);
-  const ghosts = [...listed].filter((id) => !accepted.has(id));
-  const lost = [...accepted].filter((id) => !listed.has(id));
-  t.same(ghosts, [], 'no listed run came from a refused request');
-  t.same(lost, [], 'every accepted run is listed');
-  if (ghosts.length || lost.length || listed.size !== accepted.size) {
-    violations.push({ n: 0, kind: 'runs', problem: `runs listed ${listed.size} vs accepted ${accepted.size}; ghosts ${ghosts.slice(0, 3).join(',')}; lost ${lost.slice(0, 3).join(',')}`, desc: '', request: '' });
+  const kept = [...accepted].filter((id) => !deleted.has(id));
+  t.equal(listed.size, kept.length, `GET /runs lists ${listed.size} runs; POST /runs answered 200 ${accepted.size} times, DELETE ${deleted.size}`);
+  const ghosts = [...listed].filter((id) => !accepted.has(id) || deleted.has(id));
+  const lost = kept.filter((id) => !listed.has(id));
+  t.same(ghosts, [], 'no listed run came from a refused request or was deleted');
+  t.same(lost, [], 'every accepted run not deleted is listed');
+  if (ghosts.length || lost.length || listed.size !== kept.length) {
+    violations.push({ n: 0, kind: 'runs', problem: `runs listed ${listed.size} vs accepted ${accepted.size} less ${deleted.size} deleted; ghosts ${ghosts.slice(0, 3).join(',')}; lost ${lost.slice(0, 3).join(',')}`, desc: '', request: '' });
+  }
+  for (const id of deleted) {
+    const res = await fetch(`${base}/ga4gh/wes/v1/runs/${id}/status`);
+    t.equal(res.status, 404, `a deleted run is not found: ${id}`);
+    t.notOk(await fs.access(path.join(workDir, id)).then(() => true, () => false), `nor its folder: ${id}`);
   }
 
   // Stop what still runs, so the work folder can go.
-  for (const id of accepted) {
+  for (const id of kept) {
     const s = (await (await fetch(`${base}/ga4gh/wes/v1/runs/${id}/status`)).json()) as { state: string };
     if (!TERMINAL.has(s.state)) await fetch(`${base}/ga4gh/wes/v1/runs/${id}/cancel`, { method: 'POST' });
   }
   const deadline = Date.now() + 60_000;
-  for (const id of accepted) {
+  for (const id of kept) {
     while (Date.now() < deadline) {
       const s = (await (await fetch(`${base}/ga4gh/wes/v1/runs/${id}/status`)).json()) as { state: string };
       if (TERMINAL.has(s.state)) break;
@@ -451,7 +470,7 @@ t.test('summary', async (t) => {
   t.comment(
     `fuzz summary: seed=${SEED} requests=${stats.sent} 2xx=${c['2xx']} 3xx=${c['3xx']} 4xx=${c['4xx']} 5xx=${c['5xx']} ` +
       `closed-without-answer=${stats.closures} client-aborted=${stats.aborted} timeouts=${stats.timeouts} ` +
-      `runs-accepted=${accepted.size} (planned ${stats.acceptedPlanned}, by chance ${stats.acceptedUnplanned}) violations=${violations.length} in ${secs}s`,
+      `runs-accepted=${accepted.size} deleted=${deleted.size} (planned ${stats.acceptedPlanned}, by chance ${stats.acceptedUnplanned}) violations=${violations.length} in ${secs}s`,
   );
   t.comment(`longest event-loop stall ${worstStall.ms} ms busy (${worstStall.wallMs} ms by the clock), with in flight: ${JSON.stringify(worstStall.during.slice(0, 6))}`);
   t.comment(`statuses ${JSON.stringify(stats.byStatus)}; kinds ${JSON.stringify(stats.byKind)}; accepted by kind ${JSON.stringify(stats.acceptedByKind)}`);

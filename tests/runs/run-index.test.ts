@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { appendFinal, RunIndex } from '../../src/runs/run-index.js';
+import { appendDeleted, appendFinal, RunIndex } from '../../src/runs/run-index.js';
 import { LocalStateStore } from '../../src/runs/state-store.js';
 import { WesError } from '../../src/util/errors.js';
 import { encodePageToken } from '../../src/util/page-token.js';
@@ -365,4 +365,62 @@ t.test('ended runs are counted as they end; the rest are listed as unfinished', 
   const reopened = await RunIndex.open(file, store);
   t.same(Object.fromEntries(reopened.endedCounts()), { COMPLETE: 2, EXECUTOR_ERROR: 1 }, 'the same after a restart');
   t.same(reopened.unfinished().map((e) => e.runId), ids.slice(3));
+});
+
+t.test('deleted runs: gone from pages, owners\' pages, counts and the file; numbers never given again', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const ids = Array.from({ length: 6 }, newRunId);
+  for (const [i, id] of ids.entries()) await index.add(id, {}, i % 2 === 0 ? 'ann' : 'bob');
+  await index.recordFinal(ids[0]!, { state: 'COMPLETE', end_time: '2024-01-01T00:00:00Z' });
+  await index.recordFinal(ids[1]!, { state: 'COMPLETE' });
+  await index.recordFinal(ids[2]!, { state: 'CANCELED' });
+  const before = index.page(2);
+  t.same(before.entries.map((e) => e.runId), [ids[5], ids[4]]);
+
+  await index.recordDeleted(ids[0]!); // ann's, ended
+  await index.recordDeleted(ids[3]!); // bob's, not ended
+  await index.recordDeleted(ids[5]!); // the newest
+  await index.recordDeleted(ids[5]!); // twice: nothing more happens
+  t.notOk(index.has(ids[0]!));
+  t.equal(index.get(ids[3]!), undefined);
+  t.equal(index.size, 3);
+  t.same(visit(index, 1).ids, [ids[4], ids[2], ids[1]], 'a listing walks the others, page by page');
+  t.same(index.page(10, undefined, 'ann').entries.map((e) => e.runId), [ids[4], ids[2]], "ann's page");
+  t.same(index.page(10, undefined, 'bob').entries.map((e) => e.runId), [ids[1]], "bob's page");
+  t.same(Object.fromEntries(index.endedCounts()), { COMPLETE: 1, CANCELED: 1 }, 'counts lose the deleted ended run');
+  t.same(index.unfinished().map((e) => e.runId).sort(), [ids[4]!].sort(), 'and the unfinished ones');
+  t.same(index.page(2, before.nextPageToken).entries.map((e) => e.runId), [ids[2], ids[1]], 'a token from before the deletions goes on where it was');
+
+  // The next run must not take the newest deleted run's number: a token below it would then show it.
+  const tokenBelowDeleted = encodePageToken('runs', index.all().at(-1)!.seq + 1);
+  const late = newRunId();
+  await index.add(late, {});
+  t.equal(index.all().at(-1)!.seq, 7, 'numbers go on after the deleted newest run (6)');
+  t.notOk(index.page(10, tokenBelowDeleted).entries.some((e) => e.runId === late), 'so an older token does not show a newer run');
+
+  const lines = (await fs.readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.same(lines.filter((l) => 'deleted' in l).map((l) => l.deleted), [ids[0], ids[3], ids[5], ids[5]], 'tombstones in the file');
+
+  const reopened = await RunIndex.open(file, store);
+  t.same(reopened.all().map((e) => [e.runId, e.seq]), index.all().map((e) => [e.runId, e.seq]), 'a reader of the whole file finds the same runs with the same numbers');
+  t.same(Object.fromEntries(reopened.endedCounts()), { COMPLETE: 1, CANCELED: 1 });
+
+  const other = await RunIndex.open(file, store);
+  await index.recordDeleted(ids[4]!);
+  await other.refresh();
+  t.notOk(other.has(ids[4]!), 'another instance following the file drops it too');
+});
+
+t.test('a tombstone after a torn line is a line of its own', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const [a, b] = [newRunId(), newRunId()];
+  await index.add(a, {});
+  await index.add(b, {});
+  await fs.appendFile(file, '{"seq": 3, "run_id": "run-torn'); // a crash mid-append
+  await appendDeleted(file, a);
+  const reopened = await RunIndex.open(file, store);
+  t.same(reopened.all().map((e) => e.runId), [b], 'the deleted run is gone, the other kept');
+  await t.rejects(appendDeleted(file, 'run-../../x'), /invalid run id/);
 });

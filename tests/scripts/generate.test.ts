@@ -247,6 +247,31 @@ const failures: FailureCase[] = [
     stderr: [/\/ga4gh\/wes\/v1\/runs\/\{id\}/, /\/ga4gh\/wes\/v1\/runs\/\{run_id\}/, /already defined/],
   },
   {
+    // ferry.yaml adds DELETE to WES's /runs/{run_id}; a method WES already has there is a clash.
+    name: 'an operation ferry.yaml adds to a WES path under a method WES has there',
+    edits: {
+      [FERRY]: setInYaml(['paths', '/ga4gh/wes/v1/runs/{run_id}', 'get'], ferryOperation('GetFerryRun', [{ $ref: '#/components/parameters/RunIdPath' }]).get),
+    },
+    stderr: [/\/ga4gh\/wes\/v1\/runs\/\{run_id\}/, /already defined with a GET operation/],
+  },
+  {
+    name: 'a path-level key ferry.yaml sets on a WES path it adds an operation to',
+    edits: {
+      [FERRY]: setInYaml(['paths', '/ga4gh/wes/v1/runs/{run_id}', 'summary'], 'A run'),
+    },
+    stderr: [/\/ga4gh\/wes\/v1\/runs\/\{run_id\}/, /may only add operations to it, not "summary"/],
+  },
+  {
+    name: 'an operation ferry.yaml adds to a WES path spelled with another parameter name',
+    edits: {
+      [FERRY]: setInYaml(
+        ['paths', '/ga4gh/wes/v1/runs/{id}'],
+        { delete: ferryOperation('DeleteFerryRun', [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]).get },
+      ),
+    },
+    stderr: [/\/ga4gh\/wes\/v1\/runs\/\{id\}/, /already defined as "\/ga4gh\/wes\/v1\/runs\/\{run_id\}"/],
+  },
+  {
     name: 'a component of ferry.yaml that differs from the WES one of the same name',
     edits: {
       [FERRY]: (s) => replaceOnce(s, 'description: A detailed error message.', 'description: A detailed message.'),
@@ -350,4 +375,8 @@ t.test("the repository's generated/operations.ts matches its openapi.json", asyn
   t.match(source, /^export interface OperationHandlers<Files = UploadedFile\[\], Caller = undefined> \{$/m, 'OperationHandlers takes Files and Caller');
   t.match(source, /^ {2}RunWorkflow\(input: RunWorkflowInput<Files>, caller: Caller\): Promise<RunWorkflowResult>;$/m, 'and hands Files to RunWorkflow');
   t.match(source, /^ {2}GetRunLog\(input: GetRunLogInput, caller: Caller\): Promise<GetRunLogResult>;$/m, 'every operation learns who calls');
+
+  const runPath = bundled.paths['/ga4gh/wes/v1/runs/{run_id}'];
+  t.same(Object.keys(runPath ?? {}).filter((k) => HTTP_METHODS.has(k)), ['get', 'delete'], "ferry.yaml's DELETE joins WES's GET on /runs/{run_id}");
+  t.equal(runPath?.delete?.operationId, 'DeleteRun');
 });
