@@ -74,6 +74,14 @@ export interface FerryConfig {
   /** Registered workflows only: sha256 digests and URL prefixes (see backend/workflow-allow-list). */
   workflowAllowList?: string;
   /**
+   * The URL clients reach this server at (behind a proxy: its public URL),
+   * the base of every link Ferry hands out; absent, each request's own
+   * scheme and Host.
+   */
+  publicUrl?: string;
+  /** Whether X-Forwarded-For/Proto/Host/Prefix from the proxy in front count. */
+  trustProxy: boolean;
+  /**
    * How each run is sandboxed: `bwrap` (bubblewrap; the server refuses to
    * start when it does not work), `none`, or `auto` (bwrap when a start-up
    * probe shows it works, else none with a warning). The server resolves
@@ -122,6 +130,7 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   admins: [],
   noAuth: false,
   authInstructionsUrl: '',
+  trustProxy: false,
   sandbox: 'auto',
   sandboxNetwork: true,
   serviceId: 'org.ferry.wes',
@@ -156,6 +165,8 @@ const flags = {
   'task-runner': { type: 'string', env: 'FERRY_TASK_RUNNER' },
   'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
   'workflow-allow-list': { type: 'string', env: 'FERRY_WORKFLOW_ALLOW_LIST' },
+  'public-url': { type: 'string', env: 'FERRY_PUBLIC_URL' },
+  'trust-proxy': { type: 'boolean', env: 'FERRY_TRUST_PROXY' },
   'auth-htpasswd': { type: 'string', env: 'FERRY_AUTH_HTPASSWD' },
   'auth-tokens': { type: 'string', env: 'FERRY_AUTH_TOKENS' },
   'oidc-issuer': { type: 'string', env: 'FERRY_OIDC_ISSUER' },
@@ -301,6 +312,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     allowedFileRoots: (list('allowed-file-root') ?? []).map((p) => path.resolve(cwd, p)),
     cancelGraceMs: toInt('--cancel-grace-seconds', str('cancel-grace-seconds') ?? String(defaultConfig.cancelGraceMs / 1000), 0) * 1000,
     allowPrivateDownloads: bool('allow-private-downloads') ?? false,
+    ...publicUrlConfig(str('public-url')),
+    trustProxy: bool('trust-proxy') ?? false,
     ...(str('workflow-allow-list') ? { workflowAllowList: path.resolve(cwd, str('workflow-allow-list')!) } : {}),
     ...(str('auth-htpasswd') ? { authHtpasswd: path.resolve(cwd, str('auth-htpasswd')!) } : {}),
     ...(str('auth-tokens') ? { authTokens: path.resolve(cwd, str('auth-tokens')!) } : {}),
@@ -340,6 +353,16 @@ function oidcConfig(str: (name: keyof typeof flags) => string | undefined, admin
     return { claim: spec.slice(0, eq), value: spec.slice(eq + 1) };
   });
   return { oidcIssuer: issuer, oidcAudience: audience, ...(jwksUri ? { oidcJwksUri: jwksUri } : {}), oidcUserClaim: userClaim || 'sub', oidcAdminClaims };
+}
+
+/** `--public-url`: an http(s) URL without query or fragment, kept without its trailing slash. */
+function publicUrlConfig(value: string | undefined): Partial<FerryConfig> {
+  if (value === undefined) return {};
+  const u = URL.canParse(value) ? new URL(value) : undefined;
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.search || u.hash || u.username || u.password) {
+    throw new ConfigError(`--public-url must be an http(s) URL without query, fragment or credentials, got '${value}'`);
+  }
+  return { publicUrl: `${u.origin}${u.pathname.replace(/\/+$/, '')}` };
 }
 
 /** Whether any way of authenticating is configured. */
