@@ -33,6 +33,9 @@ export const operationIds = [
   'CancelRun',
   'GetRunStdout',
   'GetRunStderr',
+  'ListRunOutputs',
+  'GetRunOutput',
+  'GetRunOutputsZip',
   'GetEngineStatus',
   'GetRoot',
 ] as const;
@@ -179,6 +182,44 @@ export type GetRunStderrResult =
   | { status: 200; headers?: Record<string, string>; body: StreamBody }
   | { status: 206; headers: { 'content-range': string } & Record<string, string>; body: StreamBody };
 
+/** Input of ListRunOutputs: GET /ga4gh/wes/v1/runs/{run_id}/outputs. */
+export interface ListRunOutputsInput {
+  params: NonNullable<operations['ListRunOutputs']['parameters']['path']>;
+  query: NonNullable<operations['ListRunOutputs']['parameters']['query']>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of ListRunOutputs; errors are thrown, not returned. */
+export type ListRunOutputsResult =
+  | { status: 200; headers?: Record<string, string>; body: operations['ListRunOutputs']['responses'][200]['content']['application/json'] };
+
+/** Input of GetRunOutput: GET /ga4gh/wes/v1/runs/{run_id}/outputs/{path}. */
+export interface GetRunOutputInput {
+  params: NonNullable<operations['GetRunOutput']['parameters']['path']>;
+  query: Record<string, never>;
+  headers: NonNullable<operations['GetRunOutput']['parameters']['header']>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetRunOutput; errors are thrown, not returned. */
+export type GetRunOutputResult =
+  | { status: 200; headers?: Record<string, string>; body: StreamBody | operations['GetRunOutput']['responses'][200]['content']['application/json'] }
+  | { status: 206; headers: { 'content-range': string } & Record<string, string>; body: StreamBody }
+  | { status: 304; headers?: Record<string, string>; body?: undefined };
+
+/** Input of GetRunOutputsZip: GET /ga4gh/wes/v1/runs/{run_id}/outputs.zip. */
+export interface GetRunOutputsZipInput {
+  params: NonNullable<operations['GetRunOutputsZip']['parameters']['path']>;
+  query: Record<string, never>;
+  headers: Record<string, never>;
+  body: undefined;
+}
+
+/** Successful outcomes of GetRunOutputsZip; errors are thrown, not returned. */
+export type GetRunOutputsZipResult =
+  | { status: 200; headers?: Record<string, string>; body: StreamBody };
+
 /** Input of GetEngineStatus: GET /engine/v1/status. */
 export interface GetEngineStatusInput {
   params: Record<string, never>;
@@ -226,6 +267,9 @@ export interface OperationHandlers<Files = UploadedFile[], Caller = undefined> {
   CancelRun(input: CancelRunInput, caller: Caller): Promise<CancelRunResult>;
   GetRunStdout(input: GetRunStdoutInput, caller: Caller): Promise<GetRunStdoutResult>;
   GetRunStderr(input: GetRunStderrInput, caller: Caller): Promise<GetRunStderrResult>;
+  ListRunOutputs(input: ListRunOutputsInput, caller: Caller): Promise<ListRunOutputsResult>;
+  GetRunOutput(input: GetRunOutputInput, caller: Caller): Promise<GetRunOutputResult>;
+  GetRunOutputsZip(input: GetRunOutputsZipInput, caller: Caller): Promise<GetRunOutputsZipResult>;
   GetEngineStatus(input: GetEngineStatusInput, caller: Caller): Promise<GetEngineStatusResult>;
   GetRoot(input: GetRootInput, caller: Caller): Promise<GetRootResult>;
 }

@@ -199,6 +199,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ga4gh/wes/v1/runs/{run_id}/outputs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListRunOutputs
+         * @description The files in a run's outputs folder, paged, by path, each with its size, its checksum when the engine reported one, and the URL it is fetched from. Links inside the outputs folder count only where they lead to a file inside it.
+         */
+        get: operations["ListRunOutputs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ga4gh/wes/v1/runs/{run_id}/outputs/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetRunOutput
+         * @description One file of a run's outputs, streamed, with `Content-Length`, `ETag`, `Last-Modified` and a single byte range via `Range`; `If-None-Match` answers 304 when the file is unchanged. A folder answers its listing as a CWL Directory object. This is where the `location` of every File and Directory in the run log's `outputs` points.
+         */
+        get: operations["GetRunOutput"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ga4gh/wes/v1/runs/{run_id}/outputs.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetRunOutputsZip
+         * @description The run's whole outputs folder as one zip archive, streamed as it is made (its length is not known ahead).
+         */
+        get: operations["GetRunOutputsZip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/engine/v1/status": {
         parameters: {
             query?: never;
@@ -583,6 +643,35 @@ export interface components {
              */
             version: string;
         };
+        RunOutputList: {
+            outputs: components["schemas"]["RunOutputFile"][];
+            /** @description Empty on the last page. */
+            next_page_token: string;
+        };
+        RunOutputFile: {
+            /** @description The file's path inside the run's outputs folder, `/`-separated. */
+            path: string;
+            /** Format: int64 */
+            size: number;
+            /** @description As the engine reported it (CWL's `sha1$…`), when it did. */
+            checksum?: string;
+            /** @description The URL the file is fetched from. */
+            location: string;
+        };
+        OutputDirectory: {
+            /** @enum {string} */
+            class: "Directory";
+            basename: string;
+            location: string;
+            listing: {
+                /** @enum {string} */
+                class: "File" | "Directory";
+                basename: string;
+                location: string;
+                /** Format: int64 */
+                size?: number;
+            }[];
+        };
     };
     responses: {
         /** @description The whole log (possibly empty). */
@@ -608,6 +697,15 @@ export interface components {
         };
         /** @description The requested workflow run wasn't found. */
         RunNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description The request is malformed. */
+        BadRequest: {
             headers: {
                 [name: string]: unknown;
             };
@@ -661,6 +759,8 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description The file's entity tag (its size and modification time). */
+        ETag: string;
         /** @description The byte range returned, e.g. `bytes 0-1023/4096`. */
         ContentRange: string;
         /** @description The current size of the log, e.g. `bytes *\/4096`. */
@@ -1223,6 +1323,116 @@ export interface operations {
             206: components["responses"]["LogPartialContent"];
             404: components["responses"]["RunNotFound"];
             416: components["responses"]["RangeNotSatisfiable"];
+        };
+    };
+    ListRunOutputs: {
+        parameters: {
+            query?: {
+                /** @description How many files a page holds at most (default and most as for the run listing). */
+                page_size?: number;
+                /** @description The `next_page_token` of the page before. */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The workflow run ID. */
+                run_id: components["parameters"]["RunIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the run's output files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOutputList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["RunNotFound"];
+        };
+    };
+    GetRunOutput: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional single byte range (RFC 9110), e.g. `bytes=0-1023`, `bytes=1024-` or `bytes=-512`. */
+                Range?: components["parameters"]["RangeHeader"];
+                /** @description ETags the client holds; 304 when the file's is among them. */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description The workflow run ID. */
+                run_id: components["parameters"]["RunIdPath"];
+                /** @description The file's path inside the run's outputs folder; `/` separates folders (this parameter takes the rest of the URL path). */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, or a folder's listing. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "application/json": components["schemas"]["OutputDirectory"];
+                };
+            };
+            /** @description The requested byte range of the file. */
+            206: {
+                headers: {
+                    "Content-Range": components["headers"]["ContentRange"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The file is unchanged since the ETag the client sent. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["RunNotFound"];
+            416: components["responses"]["RangeNotSatisfiable"];
+        };
+    };
+    GetRunOutputsZip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The workflow run ID. */
+                run_id: components["parameters"]["RunIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The zip archive. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["RunNotFound"];
         };
     };
     GetEngineStatus: {

@@ -10,7 +10,9 @@ import { Credentials } from './api/auth/credentials.js';
 import { MalformedRequestError } from './util/errors.js';
 import { errorHandler } from './api/errors.js';
 import { ferryVersion } from './api/spec.js';
-import { relativeLinks, serveLogFile } from './api/log-files.js';
+import { serveLogFile, serveOutputFile } from './api/log-files.js';
+import { zipOutputs } from './api/zip.js';
+import { rootLinks } from './api/links.js';
 import { createWesApi } from './api/wes-api.js';
 import { stagingRoot } from './backend/staging.js';
 import { ToilBackend } from './backend/toil-backend.js';
@@ -103,11 +105,13 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   const backend = new ToilBackend({
     config, store, index, activeRuns, deletions, engines, taskRunner, journal, logger, allowList,
     version: ferryVersion(),
-    links: relativeLinks,
+    links: rootLinks,
     serveLogFile,
     ...(parts.clock ? { clock: parts.clock } : {}),
     ...(parts.retentionSweepMs === undefined ? {} : { retentionSweepMs: parts.retentionSweepMs }),
     ...(parts.retentionBatch === undefined ? {} : { retentionBatch: parts.retentionBatch }),
+    serveOutputFile,
+    zipOutputs,
   });
 
   // Who may call: the credential files, re-read when they change (and on SIGHUP, see server.ts), and an OIDC issuer's JWTs.
@@ -129,6 +133,8 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     // Run ids and task ids are the only path parameters; keep URLs sane.
     routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
+    // Behind a proxy: the client's address, scheme and Host as the proxy saw them.
+    trustProxy: config.trustProxy,
     // Errors Fastify raises before routing (a malformed URL) get the WES body too.
     frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
     // Node would refuse a missing Host itself, with no body; the hook below does it with one.
@@ -180,6 +186,8 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     routeOptions: !config.cors,
     authenticator: credentials,
     maxSubmissionsPerMinute: config.maxSubmissionsPerMinute,
+    trustProxy: config.trustProxy,
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     ...(parts.clock ? { clock: parts.clock } : {}),
   });
   app.decorate('ferry', { backend, api, taskRunner, store, deletions, config, credentials });

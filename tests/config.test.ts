@@ -303,3 +303,17 @@ t.test('--retention-days', async (t) => {
   t.throws(() => load(['--retention-days=365001']), { name: 'ConfigError', message: /at most 365000/ });
   t.match(usage, /--retention-days N .*FERRY_RETENTION_DAYS/);
 });
+
+t.test('--public-url and --trust-proxy', async (t) => {
+  t.equal(load([]).publicUrl, undefined, 'links on each request\'s own base by default');
+  t.equal(load([]).trustProxy, false);
+  t.equal(load(['--public-url=https://wes.example/ferry/']).publicUrl, 'https://wes.example/ferry', 'kept without its trailing slash');
+  t.equal(load([], { FERRY_PUBLIC_URL: 'http://10.0.0.1:8080' }).publicUrl, 'http://10.0.0.1:8080');
+  t.equal(load(['--trust-proxy']).trustProxy, true);
+  t.equal(load([], { FERRY_TRUST_PROXY: 'true' }).trustProxy, true);
+  for (const bad of ['ftp://x/', 'wes.example', 'https://x/?a=1', 'https://x/#f', 'https://u:p@x/']) {
+    t.throws(() => load([`--public-url=${bad}`]), { name: 'ConfigError', message: /--public-url must be an http\(s\) URL/ }, bad);
+  }
+  t.match(usage, /--public-url URL .*FERRY_PUBLIC_URL/);
+  t.match(usage, /--trust-proxy .*FERRY_TRUST_PROXY/);
+});

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
-import type { GetRunStdoutResult } from '../../generated/operations.js';
-import type { LogFile, ApiLinks } from '../backend/run-logs.js';
+import type { GetRunOutputResult, GetRunStdoutResult } from '../../generated/operations.js';
+import type { LogFile } from '../backend/run-logs.js';
+import type { OutputFile } from '../backend/run-outputs.js';
 import { WesError } from '../util/errors.js';
 
 /**
@@ -46,13 +47,30 @@ export function parseRange(header: string, size: number): { start: number; end: 
 }
 
 /**
- * Links as Toil's server gives them: relative to the URL of the document
- * that holds them (a run log at `/ga4gh/wes/v1/runs/{id}`, the redirect at
- * `/`), so they work behind a path prefix.
+ * Serves an output file: whole or one byte range, with its ETag (size,
+ * modification time and inode: a file rewritten in place gets a new one) and
+ * Last-Modified; 304 when the client already holds that ETag. Read from the
+ * disk as it is sent, whatever the file's size.
  */
-export const relativeLinks: ApiLinks = {
-  stdout: (runId) => `../../../../toil/wes/v1/logs/${encodeURIComponent(runId)}/stdout`,
-  stderr: (runId) => `../../../../toil/wes/v1/logs/${encodeURIComponent(runId)}/stderr`,
-  taskLogs: (runId) => `${encodeURIComponent(runId)}/tasks`,
-  serviceInfo: () => 'ga4gh/wes/v1/service-info',
-};
+export async function serveOutputFile(file: OutputFile, range: string | undefined, ifNoneMatch: string | undefined): Promise<GetRunOutputResult> {
+  const { size } = file;
+  const etag = `"${size.toString(16)}-${Math.floor(file.mtimeMs).toString(16)}-${file.ino.toString(16)}"`;
+  const base = { 'accept-ranges': 'bytes', etag, 'last-modified': new Date(file.mtimeMs).toUTCString() };
+  if (ifNoneMatch !== undefined && (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))) {
+    return { status: 304, headers: base };
+  }
+  const headers = { ...base, 'content-type': 'application/octet-stream' };
+  const parsed = range ? parseRange(range, size) : null;
+  if (parsed === 'unsatisfiable') {
+    throw new WesError(416, `Range '${range}' is outside the ${size} bytes of '${file.relative}'.`, { 'content-range': `bytes */${size}` });
+  }
+  if (parsed === null || size === 0) {
+    return { status: 200, headers: { ...headers, 'content-length': String(size) }, body: size === 0 ? Buffer.alloc(0) : createReadStream(file.path, { end: size - 1 }) };
+  }
+  const { start, end } = parsed;
+  return {
+    status: 206,
+    headers: { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': String(end - start + 1) },
+    body: createReadStream(file.path, { start, end }),
+  };
+}

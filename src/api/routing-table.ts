@@ -35,13 +35,17 @@ export class RoutingTable {
   ) {
     for (const operation of operations) {
       const names: string[] = [];
+      // A parameter marked `x-ferry-rest-of-path` takes the rest of the path, slashes and all (an output's path).
+      const rest = new Set(
+        (operation.parameters ?? []).filter((p) => 'in' in p && p.in === 'path' && (p as unknown as Record<string, unknown>)['x-ferry-rest-of-path'] === true).map((p) => (p as { name: string }).name),
+      );
       const source = operation.path
         .split(/(\{[^}]+\})/)
         .map((part) => {
           const name = /^\{([^}]+)\}$/.exec(part)?.[1];
           if (name === undefined) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
           names.push(name);
-          return '([^/]+)';
+          return rest.has(name) ? '(.+)' : '([^/]+)';
         })
         .join('');
       const route: Route = { operation, pattern: names.length ? new RegExp(`^${source}$`) : null, names, literal: operation.path.replace(/\{[^}]+\}/g, '').length };
@@ -70,13 +74,17 @@ export class RoutingTable {
     const params: Record<string, string> = {};
     for (let i = 0; i < hit.route.names.length; i++) {
       const value = hit.values[i]!;
-      // A malformed escape stays as sent: it then matches no run or task.
-      try {
-        params[hit.route.names[i]!] = decodeURIComponent(value);
-      } catch {
-        params[hit.route.names[i]!] = value;
-      }
+      // A malformed escape stays as sent: it then matches no run or task. A rest-of-path is decoded part by part (an encoded `/` stays inside its part).
+      params[hit.route.names[i]!] = value.includes('/') ? value.split('/').map(decodeQuietly).join('/') : decodeQuietly(value);
     }
     return { kind: 'found', operation: hit.route.operation, params };
+  }
+}
+
+function decodeQuietly(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
   }
 }

@@ -7,7 +7,9 @@ import { operationIds } from '../../generated/operations.js';
 import { Staging } from '../backend/staging.js';
 import type { Caller, Principal } from '../backend/caller.js';
 import { bindHandlers, type WESBackend } from '../backend/wes-backend.js';
+import { stringifyExact } from '../util/exact-json.js';
 import { MalformedRequestError, UnsupportedMediaTypeError, WesError } from '../util/errors.js';
+import { absoluteLinks, requestBase } from './links.js';
 import { receiveMultipart, type MultipartLimits } from './multipart.js';
 import { addressKey, LoginThrottle, SubmissionLimiter, type Clock } from './rate-limits.js';
 import { RoutingTable } from './routing-table.js';
@@ -27,7 +29,14 @@ export interface WesApiOptions {
   maxSubmissionsPerMinute?: number;
   /** The clock the limits read (tests move it rather than wait). */
   clock?: Clock;
+  /** The base of every link handed out (`--public-url`); absent, each request's own. */
+  publicUrl?: string;
+  /** Whether the proxy's X-Forwarded-Prefix counts (Fastify handles the others). */
+  trustProxy?: boolean;
 }
+
+/** Operations whose answers hold links, made absolute per request. */
+const LINKED: ReadonlySet<string> = new Set(['GetRunLog', 'ListRunOutputs', 'GetRunOutput']);
 
 /** Checks the credentials a request carries (see api/auth). */
 export interface Authenticator {
@@ -116,8 +125,11 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
       }
       const input = validated(plan, params, query, headers, body, staging);
       // The input now matches the operation's schema, which its handler's input type is made from.
-      const result = await handlers.get(operation.operationId!)!(input as never, caller);
+      let result = await handlers.get(operation.operationId!)!(input as never, caller);
       accepted = true;
+      if (LINKED.has(operation.operationId!)) {
+        result = { ...result, body: absoluteLinks(operation.operationId!, result.body, requestBase(request, opts.publicUrl, opts.trustProxy ?? false)) };
+      }
       if (opts.validateResponses !== 'off') checkResponse(api, operation, result, request, opts.validateResponses);
       await send(reply, result);
     } catch (err) {
@@ -268,6 +280,8 @@ async function send(reply: FastifyReply, result: HandlerResult): Promise<void> {
   if (result.headers) reply.headers(result.headers);
   if (result.body === undefined) return reply.send();
   const isJson = typeof result.body === 'object' && !(result.body instanceof Readable) && !Buffer.isBuffer(result.body) && !result.headers?.['content-type'];
-  if (isJson) reply.type('application/json; charset=utf-8');
-  return reply.send(result.body);
+  if (!isJson) return reply.send(result.body);
+  reply.type('application/json; charset=utf-8');
+  // Serialized here: numbers of workflow outputs go out as the engine wrote them.
+  return reply.send(stringifyExact(result.body));
 }

@@ -9,6 +9,8 @@ import type { StateStore } from '../runs/state-store.js';
 import { parseJsonArray, RunKeys, type ToilWorkflow } from '../runs/workflow.js';
 import { errnoCode, NotFoundError } from '../util/errors.js';
 import type { RunLifecycle } from './run-lifecycle.js';
+import type { ApiLinks } from './api-links.js';
+import { publicOutputs } from './run-outputs.js';
 
 type RunLog = Ops.GetRunLogResult['body'];
 
@@ -16,17 +18,6 @@ type RunLog = Ops.GetRunLogResult['body'];
 const FINISHED_LOG_CACHE = 256;
 /** Run logs with more tasks than this are built for each request instead (memory stays bounded). */
 const MAX_CACHED_TASKS = 2000;
-
-/**
- * Where clients find things: a run's logs, the service-info. The API layer
- * makes these (nothing below it knows URLs); the backend only hands them out.
- */
-export interface ApiLinks {
-  stdout(runId: string): string;
-  stderr(runId: string): string;
-  taskLogs(runId: string): string;
-  serviceInfo(): string;
-}
 
 /** One of a run's two log files, as it is now. */
 export interface LogFile {
@@ -73,7 +64,8 @@ export class RunLogs {
     const exit = record[RunKeys.exitCode];
     const cmd = record[RunKeys.cmd];
     const tasks = await this.taskLogs(wf, record);
-    const outputs = state === 'COMPLETE' ? ((await wf.readOutputs()) ?? {}) : {};
+    // Each File and Directory located where a client fetches it, not where this server keeps it.
+    const outputs = state === 'COMPLETE' ? publicOutputs((await wf.readOutputs()) ?? {}, wf, links) : {};
     return {
       run_id: wf.runId,
       request,

@@ -6,8 +6,10 @@ import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.j
 import { processIdentity } from '../util/process.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RunListing } from './run-listing.js';
-import { RunLogs, type LogFile, type ApiLinks } from './run-logs.js';
 import { RunRetention } from './run-retention.js';
+import type { ApiLinks } from './api-links.js';
+import { RunLogs, type LogFile } from './run-logs.js';
+import { findOutput, outputFiles, outputPage, reportedChecksums, type OutputFile } from './run-outputs.js';
 import { RunSubmission, type RunSubmissionDeps } from './run-submission.js';
 import { ServiceInfoView } from './service-info.js';
 import type { Caller } from './caller.js';
@@ -16,6 +18,11 @@ import { WESBackend, type WesHandlers } from './wes-backend.js';
 
 /** How the API layer answers for a log file: whole, or the part a request's Range header asks for. */
 export type ServeLogFile = (file: LogFile, range: string | undefined) => Promise<Ops.GetRunStdoutResult>;
+
+/** How the API layer answers for an output file: whole, a Range of it, or 304 for an ETag the client holds. */
+export type ServeOutputFile = (file: OutputFile, range: string | undefined, ifNoneMatch: string | undefined) => Promise<Ops.GetRunOutputResult>;
+/** How the API layer streams files as one zip archive. */
+export type ZipOutputs = (files: AsyncIterable<OutputFile>) => Promise<Ops.GetRunOutputsZipResult>;
 
 /** What the backend is made of: what a submission needs (the server's identity is its own), and more. */
 export interface ToilBackendDeps extends Omit<RunSubmissionDeps, 'serverId'> {
@@ -33,6 +40,10 @@ export interface ToilBackendDeps extends Omit<RunSubmissionDeps, 'serverId'> {
   retentionSweepMs?: number;
   /** Most runs a retention sweep deletes (default 100). */
   retentionBatch?: number;
+  /** Serves an output file over the API. */
+  serveOutputFile: ServeOutputFile;
+  /** Streams a run's outputs as a zip. */
+  zipOutputs: ZipOutputs;
 }
 
 /**
@@ -158,6 +169,44 @@ export class ToilBackend extends WESBackend implements WesHandlers {
   private async deleteRun(wf: ToilWorkflow, by: string | undefined): Promise<void> {
     await this.lifecycle.delete(wf, by);
     this.logs.forget(wf.runId);
+  }
+
+  // Ferry's: outputs over HTTP.
+
+  async ListRunOutputs(input: Ops.ListRunOutputsInput, caller: Caller): Promise<Ops.ListRunOutputsResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
+    const { files, next } = await outputPage(wf, this.pageSize(input.query.page_size), input.query.page_token);
+    const checksums = reportedChecksums((await wf.readOutputs()) ?? {}, wf.outputsDir);
+    const outputs = files.map((f) => {
+      const checksum = checksums.get(f.relative);
+      return { path: f.relative, size: f.size, ...(checksum ? { checksum } : {}), location: this.deps.links.output(wf.runId, f.relative) };
+    });
+    return { status: 200, body: { outputs, next_page_token: next } };
+  }
+
+  async GetRunOutput(input: Ops.GetRunOutputInput, caller: Caller): Promise<Ops.GetRunOutputResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
+    const found = await findOutput(wf, input.params.path);
+    if (found.kind === 'file') return this.deps.serveOutputFile(found, input.headers.Range, input.headers['If-None-Match']);
+    const link = (relative: string): string => this.deps.links.output(wf.runId, relative);
+    const listing = found.entries.map((e) => ({
+      class: e.directory ? ('Directory' as const) : ('File' as const),
+      basename: e.name,
+      location: link(`${found.relative}/${e.name}`),
+      ...(e.size === undefined ? {} : { size: e.size }),
+    }));
+    return { status: 200, body: { class: 'Directory', basename: found.relative.slice(found.relative.lastIndexOf('/') + 1), location: link(found.relative), listing } };
+  }
+
+  async GetRunOutputsZip(input: Ops.GetRunOutputsZipInput, caller: Caller): Promise<Ops.GetRunOutputsZipResult> {
+    const wf = await this.lifecycle.existing(input.params.run_id, caller);
+    // A run without an outputs folder is a 404 before anything is sent.
+    const files = outputFiles(wf);
+    const first = await files.next();
+    return this.deps.zipOutputs((async function* () {
+      if (!first.done) yield first.value;
+      yield* files;
+    })());
   }
 
   // Toil's extra routes.

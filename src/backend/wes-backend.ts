@@ -48,6 +48,9 @@ export function bindHandlers(backend: WESBackend): WesHandlers {
     CancelRun: bind('CancelRun'),
     GetRunStdout: bind('GetRunStdout'),
     GetRunStderr: bind('GetRunStderr'),
+    ListRunOutputs: bind('ListRunOutputs'),
+    GetRunOutput: bind('GetRunOutput'),
+    GetRunOutputsZip: bind('GetRunOutputsZip'),
     GetEngineStatus: bind('GetEngineStatus'),
     GetRoot: bind('GetRoot'),
   } satisfies WesHandlers;

@@ -3,6 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export { usage } from './usage.js';
+export { ConfigError } from './config-error.js';
+export { isLoopbackHost } from './urls.js';
+import { ConfigError } from './config-error.js';
+import { isLoopbackHost, oidcConfig, publicUrlConfig } from './urls.js';
 
 /** Which flavour of WES answers Ferry gives (Toil's `--wes_dialect`). */
 export type WesDialect = 'standard' | 'agc';
@@ -76,6 +80,14 @@ export interface FerryConfig {
   /** Registered workflows only: sha256 digests and URL prefixes (see backend/workflow-allow-list). */
   workflowAllowList?: string;
   /**
+   * The URL clients reach this server at (behind a proxy: its public URL),
+   * the base of every link Ferry hands out; absent, each request's own
+   * scheme and Host.
+   */
+  publicUrl?: string;
+  /** Whether X-Forwarded-For/Proto/Host/Prefix from the proxy in front count. */
+  trustProxy: boolean;
+  /**
    * How each run is sandboxed: `bwrap` (bubblewrap; the server refuses to
    * start when it does not work), `none`, or `auto` (bwrap when a start-up
    * probe shows it works, else none with a warning). The server resolves
@@ -125,6 +137,7 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   admins: [],
   noAuth: false,
   authInstructionsUrl: '',
+  trustProxy: false,
   sandbox: 'auto',
   sandboxNetwork: true,
   serviceId: 'org.ferry.wes',
@@ -160,6 +173,8 @@ const flags = {
   'retention-days': { type: 'string', env: 'FERRY_RETENTION_DAYS' },
   'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
   'workflow-allow-list': { type: 'string', env: 'FERRY_WORKFLOW_ALLOW_LIST' },
+  'public-url': { type: 'string', env: 'FERRY_PUBLIC_URL' },
+  'trust-proxy': { type: 'boolean', env: 'FERRY_TRUST_PROXY' },
   'auth-htpasswd': { type: 'string', env: 'FERRY_AUTH_HTPASSWD' },
   'auth-tokens': { type: 'string', env: 'FERRY_AUTH_TOKENS' },
   'oidc-issuer': { type: 'string', env: 'FERRY_OIDC_ISSUER' },
@@ -178,11 +193,6 @@ const flags = {
 
 /** The longest retention time taken, in days (a thousand years: past it, keep runs forever with 0). */
 const MAX_RETENTION_DAYS = 365_000;
-
-/** Thrown for bad flags or environment values; the CLI prints it with the usage. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 function toInt(name: string, value: string, min: number): number {
   if (!/^\d+$/.test(value.trim())) throw new ConfigError(`${name} must be a whole number, got '${value}'`);
@@ -311,10 +321,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     cancelGraceMs: toInt('--cancel-grace-seconds', str('cancel-grace-seconds') ?? String(defaultConfig.cancelGraceMs / 1000), 0) * 1000,
     retentionDays,
     allowPrivateDownloads: bool('allow-private-downloads') ?? false,
+    ...publicUrlConfig(str('public-url')),
+    trustProxy: bool('trust-proxy') ?? false,
     ...(str('workflow-allow-list') ? { workflowAllowList: path.resolve(cwd, str('workflow-allow-list')!) } : {}),
     ...(str('auth-htpasswd') ? { authHtpasswd: path.resolve(cwd, str('auth-htpasswd')!) } : {}),
     ...(str('auth-tokens') ? { authTokens: path.resolve(cwd, str('auth-tokens')!) } : {}),
-    ...oidcConfig(str, list('oidc-admin-claim') ?? []),
+    ...oidcConfig({ issuer: str('oidc-issuer'), audience: str('oidc-audience'), jwksUri: str('oidc-jwks-uri'), userClaim: str('oidc-user-claim') }, list('oidc-admin-claim') ?? []),
     admins: list('admin') ?? [],
     noAuth: bool('no-auth') ?? false,
     authInstructionsUrl: str('auth-instructions-url') ?? '',
@@ -331,36 +343,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   return { config, version: bool('version') ?? false, help: bool('help') ?? false };
 }
 
-/** The OIDC settings, checked: an issuer needs an audience, the other flags need an issuer, URLs are https (or http to loopback). */
-function oidcConfig(str: (name: keyof typeof flags) => string | undefined, adminClaims: string[]): Partial<FerryConfig> {
-  const [issuer, audience, jwksUri, userClaim] = (['oidc-issuer', 'oidc-audience', 'oidc-jwks-uri', 'oidc-user-claim'] as const).map(str);
-  if (issuer === undefined) {
-    if ([audience, jwksUri, userClaim].some((v) => v !== undefined) || adminClaims.length) throw new ConfigError('--oidc-audience, --oidc-jwks-uri, --oidc-user-claim and --oidc-admin-claim need --oidc-issuer');
-    return {};
-  }
-  if (!audience) throw new ConfigError('--oidc-issuer needs --oidc-audience: the value tokens meant for this server carry in their aud');
-  for (const [flag, url] of [['--oidc-issuer', issuer], ['--oidc-jwks-uri', jwksUri ?? 'https://x']] as const) {
-    // Keys fetched in the clear could be swapped on the way: plain http only where nothing is on the way.
-    const u = URL.canParse(url) ? new URL(url) : undefined;
-    if (!(u?.protocol === 'https:' || (u?.protocol === 'http:' && isLoopbackHost(u.hostname)))) throw new ConfigError(`${flag} must be an https URL (or http to a loopback address), got '${url}'`);
-  }
-  const oidcAdminClaims = adminClaims.map((spec) => {
-    const eq = spec.indexOf('=');
-    if (eq <= 0 || eq === spec.length - 1) throw new ConfigError(`--oidc-admin-claim must look like NAME=VALUE, got '${spec}'`);
-    return { claim: spec.slice(0, eq), value: spec.slice(eq + 1) };
-  });
-  return { oidcIssuer: issuer, oidcAudience: audience, ...(jwksUri ? { oidcJwksUri: jwksUri } : {}), oidcUserClaim: userClaim || 'sub', oidcAdminClaims };
-}
-
 /** Whether any way of authenticating is configured. */
 export function authConfigured(config: Pick<FerryConfig, 'authHtpasswd' | 'authTokens' | 'oidcIssuer'>): boolean {
   return config.authHtpasswd !== undefined || config.authTokens !== undefined || config.oidcIssuer !== undefined;
-}
-
-/** Whether a listen address reaches only this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
 }
 
 /**

@@ -25,6 +25,8 @@ export const usage = `Usage: ferry serve [options]
   --retention-days N           delete finished runs N days after they ended; 0 = keep forever (default)  FERRY_RETENTION_DAYS
   --task-runner supervisor|inline  runs in detached supervisors that outlive the server (default), or inside it  FERRY_TASK_RUNNER
   --allow-private-downloads    let http(s) workflow URLs reach private/loopback addresses
+  --public-url URL             the URL clients reach Ferry at, base of its links (default: each request's own)  FERRY_PUBLIC_URL
+  --trust-proxy                take X-Forwarded-For/Proto/Host/Prefix from the proxy in front  FERRY_TRUST_PROXY
   --workflow-allow-list FILE   run only listed workflows (sha256, URL prefixes) FERRY_WORKFLOW_ALLOW_LIST
   --auth-htpasswd FILE         HTTP Basic logins, bcrypt entries (htpasswd -B)  FERRY_AUTH_HTPASSWD
   --auth-tokens FILE           bearer tokens, 'USER SHA256HEX' per line        FERRY_AUTH_TOKENS

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { isInside } from '../util/path-safety.js';
 import type { EngineOutcome, RunContext } from './engine.js';
 import { checkInputDepth } from './input-walk.js';
+import { parseExact } from '../util/exact-json.js';
 
 export const CWL_VERSIONS = ['v1.0', 'v1.1', 'v1.2'] as const;
 
@@ -41,7 +42,8 @@ export async function readCwlOutputs(ctx: RunContext): Promise<EngineOutcome> {
   const start = text.lastIndexOf('\n{') === -1 ? text.indexOf('{') : text.lastIndexOf('\n{') + 1;
   let outputs: unknown;
   try {
-    outputs = JSON.parse(start === -1 ? text : text.slice(start));
+    // Numbers kept as the runner wrote them: a client compares them by value, big integers too.
+    outputs = parseExact(start === -1 ? text : text.slice(start));
   } catch {
     return { outputs: {}, failure: 'The engine exited 0 but printed no output object.' };
   }

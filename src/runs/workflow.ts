@@ -5,6 +5,7 @@ import { errnoCode } from '../util/errors.js';
 import { wesTime } from '../util/time.js';
 import { isTerminal, WorkflowStateMachine, type State } from './state-machine.js';
 import type { StateStore } from './state-store.js';
+import { parseExact } from '../util/exact-json.js';
 
 export type RunRequest = components['schemas']['RunRequest'];
 
@@ -105,7 +106,8 @@ export class ToilWorkflow {
   /** The outputs object, once written; null before. */
   async readOutputs(): Promise<Record<string, unknown> | null> {
     try {
-      return JSON.parse(await fs.readFile(this.outputsJsonPath, 'utf8')) as Record<string, unknown>;
+      // Numbers as the engine wrote them (a big integer stays digit for digit).
+      return parseExact(await fs.readFile(this.outputsJsonPath, 'utf8')) as Record<string, unknown>;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return null;
       throw err;

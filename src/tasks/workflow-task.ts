@@ -8,6 +8,7 @@ import { runContext } from '../engines/run-context.js';
 import type { State } from '../runs/state-machine.js';
 import { RunKeys, type ToilWorkflow } from '../runs/workflow.js';
 import { atomicFileCreate } from '../util/atomic-file.js';
+import { stringifyExact } from '../util/exact-json.js';
 import { errnoCode, storageTrouble } from '../util/errors.js';
 import { groupAlive, signalQuietly } from '../util/process.js';
 import { wesTime } from '../util/time.js';
@@ -150,7 +151,7 @@ export class WorkflowTask {
         await this.record('system log', () => wf.addSystemLog(outcome.failure!));
         return await this.record('state', () => wf.stateMachine.sendExecutorError());
       }
-      await this.record('outputs', () => atomicFileCreate(wf.outputsJsonPath, JSON.stringify(outcome.outputs, null, 2) + '\n'));
+      await this.record('outputs', () => atomicFileCreate(wf.outputsJsonPath, stringifyExact(outcome.outputs, 2) + '\n'));
       return await this.record('state', () => wf.stateMachine.sendComplete());
     } catch (err) {
       return this.systemError(err);

@@ -57,6 +57,9 @@ const runRoutes = (runId: string): { method: 'GET' | 'POST'; url: string }[] => 
   { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/tasks/1` },
   { method: 'GET', url: `/toil/wes/v1/logs/${runId}/stdout` },
   { method: 'GET', url: `/toil/wes/v1/logs/${runId}/stderr` },
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs` },
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs/output.txt` },
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs.zip` },
   { method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel` },
 ];
 
