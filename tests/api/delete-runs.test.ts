@@ -106,7 +106,9 @@ t.test('DELETE of a finished run (cwltool): 200, then nothing of it is left, eve
   t.equal(await waitForState(t, app, gone), 'COMPLETE');
   t.equal(await waitForState(t, app, kept), 'COMPLETE');
   const log = (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${gone}` })).json() as { outputs: { output: { location: string } } };
-  const output = new URL(log.outputs.output.location).pathname;
+  const outputUrl = new URL(log.outputs.output.location).pathname;
+  t.equal((await call(t, app, { method: 'GET', url: outputUrl })).statusCode, 200, 'its output can be fetched before');
+  const output = path.join(workDir, gone, 'outputs', 'output.txt');
   t.ok(await exists(output), 'its output is on disk before');
   t.same(await listAll(t, app), [kept, gone]);
 
@@ -120,6 +122,7 @@ t.test('DELETE of a finished run (cwltool): 200, then nothing of it is left, eve
   t.same(await stateCounts(t, app), { COMPLETE: 1 }, 'service-info counts only the other run');
   t.notOk(await exists(path.join(workDir, gone)), 'its folder is gone');
   t.notOk(await exists(output), 'with its outputs');
+  t.equal((await call(t, app, { method: 'GET', url: outputUrl })).statusCode, 404, 'and its output URL is a 404');
   t.notOk(await exists(path.join(stateStore, gone)), 'its record is gone from the state store');
   t.notOk(await app.ferry.store.has(gone));
   t.notOk((await app.ferry.store.listRunIds()).includes(gone));

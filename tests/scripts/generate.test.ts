@@ -158,7 +158,7 @@ const failures: FailureCase[] = [
   {
     name: 'a dangling $ref in ferry.yaml',
     edits: {
-      [FERRY]: (s) => replaceOnce(s, "$ref: '#/components/headers/ContentRange'", "$ref: '#/components/headers/NoSuchHeader'"),
+      [FERRY]: (s) => replaceOnce(s, "$ref: '#/components/headers/UnsatisfiedContentRange'", "$ref: '#/components/headers/NoSuchHeader'"),
     },
     stderr: [/#\/components\/headers\/NoSuchHeader/, /ferry\.yaml/],
   },
