@@ -1,16 +1,21 @@
 /**
  * Creates finished runs in a work folder through Ferry's own store code, as
  * RunWorkflow and a run's supervisor would leave them: the run folder
- * (request.json, execution/wes_inputs.json, outputs.json), the state-store
- * keys, a terminal state reached through the state machine, and the active
- * marker added then removed, and the final summary the supervisor appends to
- * the run index. The parent adds the index entries (RunIndex.add) in
- * submission order, from one process, before any of these start.
+ * (request.json, execution/wes_inputs.json, outputs.json), the run's first
+ * record (prepared and published as RunWorkflow does, owner included when
+ * runs have one), the keys the supervisor sets, a terminal state reached
+ * through the state machine, the active marker added then removed, and the
+ * final summary the supervisor appends to the run index. The parent adds the
+ * index entries (RunIndex.add, with the same owner) in submission order, from
+ * one process, before any of these start.
  *
- *   node gen-runs.js WORK_DIR STATE_STORE FROM TO [IN_FLIGHT]
+ *   node gen-runs.js WORK_DIR STATE_STORE FROM TO [IN_FLIGHT [OWNERS]]
  *
  * Runs FROM..TO-1 get deterministic ids and submission times, so several of
- * these processes can fill one folder in parallel. Prints nothing but errors.
+ * these processes can fill one folder in parallel. OWNERS > 0 spreads the runs
+ * round robin over that many users (runs-common.ts benchOwner); 0, the
+ * default, makes runs submitted without authentication, which have no owner.
+ * Prints nothing but errors.
  *
  * Durability of this fixture data is irrelevant, so fsync is turned off in
  * this process only (FileHandle#sync made a no-op): the files written, their
@@ -24,7 +29,7 @@ import { LocalStateStore } from '../../src/runs/state-store.js';
 import { RunKeys, ToilWorkflow } from '../../src/runs/workflow.js';
 import { atomicFileCreate } from '../../src/util/atomic-file.js';
 import { wesTime } from '../../src/util/time.js';
-import { benchRunId, benchSubmittedAt, benchTags } from './runs-common.js';
+import { benchOwner, benchRunId, benchSubmittedAt, benchTags } from './runs-common.js';
 
 async function disableFsync(dir: string): Promise<void> {
   const probe = await fs.open(dir, 'r');
@@ -34,7 +39,7 @@ async function disableFsync(dir: string): Promise<void> {
   proto.datasync = async () => undefined;
 }
 
-async function makeRun(workDir: string, store: LocalStateStore, active: ActiveRuns, i: number): Promise<void> {
+async function makeRun(workDir: string, store: LocalStateStore, active: ActiveRuns, i: number, owners: number): Promise<void> {
   const runId = benchRunId(i);
   const wf = new ToilWorkflow(workDir, store, runId);
   const submitted = benchSubmittedAt(i);
@@ -51,15 +56,18 @@ async function makeRun(workDir: string, store: LocalStateStore, active: ActiveRu
   await fs.writeFile(`${wf.executionDir}/echo.cwl`, ECHO_CWL);
   await atomicFileCreate(wf.requestPath, JSON.stringify(request, null, 2) + '\n');
   await atomicFileCreate(wf.inputsPath, JSON.stringify(request.workflow_params, null, 2) + '\n');
-  await Promise.all([
-    wf.set(RunKeys.engine, 'cwltool'),
-    wf.set(RunKeys.workflow, 'echo.cwl'),
-    wf.set(RunKeys.engineOptions, '[]'),
-    wf.set(RunKeys.serverId, `bench:boot:1:1`),
-    wf.set(RunKeys.submittedAt, submitted.toISOString()),
-  ]);
-  await active.add(runId);
-  await wf.stateMachine.sendEnqueue();
+  // The run's first record, state QUEUED and owner included, as RunWorkflow prepares and publishes it.
+  const owner = benchOwner(i, owners);
+  const record = ToilWorkflow.initialRecord({
+    [RunKeys.engine]: 'cwltool',
+    [RunKeys.workflow]: 'echo.cwl',
+    [RunKeys.engineOptions]: '[]',
+    [RunKeys.serverId]: `bench:boot:1:1`,
+    [RunKeys.submittedAt]: submitted.toISOString(),
+    ...(owner === undefined ? {} : { [RunKeys.owner]: owner }),
+  });
+  const [prepared] = await Promise.all([store.prepare(runId, record, { durable: false }), active.add(runId)]);
+  await prepared.publish();
   // What the supervisor writes.
   const start = new Date(submitted.getTime() + 1000);
   const end = new Date(start.getTime() + 5000 + (i % 7) * 1000);
@@ -97,19 +105,22 @@ outputs:
 `;
 
 async function main(): Promise<void> {
-  const [workDir, stateStore, fromText, toText, parallelText] = process.argv.slice(2);
-  if (!workDir || !stateStore || !fromText || !toText) throw new Error('usage: gen-runs WORK_DIR STATE_STORE FROM TO [IN_FLIGHT]');
+  const [workDir, stateStore, fromText, toText, parallelText, ownersText] = process.argv.slice(2);
+  if (!workDir || !stateStore || !fromText || !toText) throw new Error('usage: gen-runs WORK_DIR STATE_STORE FROM TO [IN_FLIGHT [OWNERS]]');
   const from = Number(fromText);
   const to = Number(toText);
   const parallel = Number(parallelText ?? 32);
-  if (!Number.isInteger(from) || !Number.isInteger(to) || !(parallel > 0)) throw new Error('FROM, TO and IN_FLIGHT must be numbers');
+  const owners = Number(ownersText ?? 0);
+  if (!Number.isInteger(from) || !Number.isInteger(to) || !(parallel > 0) || !Number.isInteger(owners) || owners < 0) {
+    throw new Error('FROM, TO, IN_FLIGHT and OWNERS must be numbers');
+  }
   await fs.mkdir(stateStore, { recursive: true });
   await disableFsync(stateStore);
   const store = new LocalStateStore(stateStore);
   const active = new ActiveRuns(stateStore);
   let next = from;
   const worker = async (): Promise<void> => {
-    while (next < to) await makeRun(workDir, store, active, next++);
+    while (next < to) await makeRun(workDir, store, active, next++, owners);
   };
   await Promise.all(Array.from({ length: parallel }, worker));
 }
