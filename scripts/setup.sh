@@ -18,6 +18,9 @@ command -v toil-cwl-runner >/dev/null 2>&1 || missing+=(toil)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 # Each run goes in a bubblewrap sandbox (--sandbox auto|bwrap).
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+# The tests drive the real WES clients (wes-client, toil-wes-cwl-runner) with Debian's Python.
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
+/usr/bin/python3 -c 'import requests, schema_salad' >/dev/null 2>&1 || missing+=(python3-requests python3-schema-salad)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing from Debian: ${missing[*]}" >&2
   sudo=()

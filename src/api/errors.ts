@@ -54,6 +54,7 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
 function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const { status, body, headers } = toErrorResponse(err);
   if (status >= 500) request.log.error({ err }, 'request failed');
-  else request.log.info({ status, msg: body.msg }, 'request refused');
+  // The reason in a field of its own: a second `msg` key would shadow pino's message.
+  else request.log.info({ status, reason: body.msg }, 'request refused');
   void reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
 }

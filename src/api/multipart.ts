@@ -16,16 +16,26 @@ export interface ReceivedForm {
   staging: Staging;
 }
 
+/** Most form fields a submission may send, as text or as file parts (each). */
+const FIELD_PARTS = 100;
+
+/** The field whose file parts are the submission's attachments. */
+const ATTACHMENT_FIELD = 'workflow_attachment';
+
 /**
- * Reads a multipart form, streaming every file part straight into the
- * staging folder (never buffering a whole file) under its checked name, with
- * sub-folders kept. Any file part counts as an attachment, whatever its field
- * name, as Toil does; repeated text fields keep the last value.
+ * Reads a multipart form, streaming every `workflow_attachment` part straight
+ * into the staging folder (never buffering a whole file) under its checked
+ * name, with sub-folders kept. Any other part is a text field, even when it
+ * comes as a file: python-requests' `files=` (wes-client) sends every field
+ * with a filename, and Toil's server reads such parts as fields too; it is
+ * held to the field size limit. Repeated fields keep the last value; an
+ * attachment repeated with the same bytes is kept once (see Staging).
  */
 export async function receiveMultipart(request: FastifyRequest, stagingPromise: Promise<Staging>, limits: MultipartLimits): Promise<ReceivedForm> {
   const fields: Record<string, string> = {};
   const files: UploadedFile[] = [];
   let staging: Staging | undefined;
+  let attachments = 0;
   try {
     // Subscribe to the request before the first await: a client that is
     // already gone must still end the parse (and free the staging folder).
@@ -33,10 +43,11 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
       preservePath: true,
       limits: {
         fileSize: limits.maxAttachmentBytes,
-        files: limits.maxAttachments,
+        // Fields may come as file parts too: the attachments are counted below.
+        files: limits.maxAttachments + FIELD_PARTS,
         fieldSize: limits.maxFieldBytes,
-        fields: 100,
-        parts: limits.maxAttachments + 100,
+        fields: FIELD_PARTS,
+        parts: limits.maxAttachments + 2 * FIELD_PARTS,
         headerPairs: 100,
       },
     });
@@ -44,11 +55,14 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
     const stage = staging;
     const consume = async (): Promise<void> => {
       for await (const part of parts) {
-        if (part.type === 'file') {
-          const { name, path } = await stage.attachmentPath(part.filename);
-          const size = await stage.receive(path, part.file);
+        if (part.type === 'file' && part.fieldname !== ATTACHMENT_FIELD) {
+          fields[part.fieldname] = await readFieldFile(part.fieldname, part.file, limits.maxFieldBytes);
+        } else if (part.type === 'file') {
+          if (++attachments > limits.maxAttachments) throw new PayloadTooLargeError(`The submission has more than ${limits.maxAttachments} workflow_attachment files.`);
+          const { name, path, repeat } = await stage.attachmentPath(part.filename);
+          const size = repeat ? await stage.receiveRepeat(name, path, part.file) : await stage.receive(path, part.file);
           if (part.file.truncated) throw new PayloadTooLargeError(`workflow_attachment '${name}' is larger than ${limits.maxAttachmentBytes} bytes.`);
-          files.push({ filename: name, path, size });
+          if (!repeat) files.push({ filename: name, path, size });
         } else {
           if (part.valueTruncated) throw new PayloadTooLargeError(`Form field '${part.fieldname}' is larger than ${limits.maxFieldBytes} bytes.`);
           const value = part.value;
@@ -89,6 +103,21 @@ export async function receiveMultipart(request: FastifyRequest, stagingPromise: 
     throw asWesError(await unmaskMkdirError(err));
   }
   return { fields, files, staging };
+}
+
+/**
+ * A form field sent as a file part: its bytes as UTF-8 text (as a text
+ * field's), refused with a 413 once past the field size limit.
+ */
+async function readFieldFile(name: string, stream: AsyncIterable<Buffer>, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > maxBytes) throw new PayloadTooLargeError(`Form field '${name}' is larger than ${maxBytes} bytes.`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 /** Turns multipart's own errors, and failures to write what it streams, into WES errors with the right status. */

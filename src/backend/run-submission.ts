@@ -83,6 +83,8 @@ export class RunSubmission {
         [RunKeys.engineOptions]: JSON.stringify(options),
         [RunKeys.serverId]: this.deps.serverId,
         [RunKeys.submittedAt]: new Date().toISOString(),
+        // What the submission changed of what was asked (options dropped, inputs taken from the attachments).
+        ...(accepted.notes.length === 0 ? {} : { [RunKeys.systemLogs]: JSON.stringify(accepted.notes) }),
         ...(owner === undefined ? {} : { [RunKeys.owner]: owner }),
       });
       // A small submission is written plainly and made durable by one journal entry holding all of

@@ -43,15 +43,17 @@ export class Staging {
   /**
    * Where an attachment called `filename` goes. Sub-folders are kept; a name
    * that is empty, absolute, climbs with `..`, holds a backslash or a control
-   * character, or repeats an earlier one is refused with a 400.
+   * character is refused with a 400. A name received before comes back with
+   * `repeat` set: its bytes must then go through {@link receiveRepeat}.
    */
-  async attachmentPath(filename: string): Promise<{ name: string; path: string }> {
+  async attachmentPath(filename: string): Promise<{ name: string; path: string; repeat: boolean }> {
     if (this.discarded) throw new MalformedRequestError('The submission was abandoned.');
     const name = checkAttachmentName(filename);
     if (name === 'wes_inputs.json' || name.startsWith('wes_inputs.json/')) {
       throw new MalformedRequestError("workflow_attachment 'wes_inputs.json' is a name Ferry keeps for the run's inputs; send them as workflow_params.");
     }
-    if (this.names.has(name)) throw new MalformedRequestError(`workflow_attachment '${name}' is attached more than once.`);
+    // toil-wes-cwl-runner attaches a file that both the workflow and its inputs name twice.
+    if (this.names.has(name)) return { name, path: path.join(this.executionDir, name), repeat: true };
     const parts = name.split('/');
     const parents = parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
     if (this.folders.has(name) || parents.some((p) => this.names.has(p))) {
@@ -66,7 +68,39 @@ export class Staging {
         if (errnoCode(err) !== 'EEXIST') throw err;
       });
     }
-    return { name, path: path.join(this.executionDir, name) };
+    return { name, path: path.join(this.executionDir, name), repeat: false };
+  }
+
+  /**
+   * Reads a repeated attachment's bytes and compares them with those already
+   * received under its name, writing nothing: the same bytes are accepted
+   * (the file is kept once), different ones are refused with a 400 as soon
+   * as they differ. Returns the size read.
+   */
+  async receiveRepeat(name: string, file: string, source: AsyncIterable<Buffer>): Promise<number> {
+    const differs = (): never => {
+      throw new MalformedRequestError(`workflow_attachment '${name}' is attached more than once, with different contents.`);
+    };
+    const handle = await fs.open(file, 'r');
+    try {
+      const { size: expected } = await handle.stat();
+      const held = Buffer.alloc(64 * 1024);
+      let size = 0;
+      for await (const chunk of source) {
+        if (size + chunk.length > expected) differs();
+        for (let done = 0; done < chunk.length; ) {
+          const want = Math.min(held.length, chunk.length - done);
+          const { bytesRead } = await handle.read(held, 0, want, size + done);
+          if (bytesRead === 0 || !held.subarray(0, bytesRead).equals(chunk.subarray(done, done + bytesRead))) differs();
+          done += bytesRead;
+        }
+        size += chunk.length;
+      }
+      if (size !== expected) differs();
+      return size;
+    } finally {
+      await handle.close();
+    }
   }
 
   /**
@@ -165,6 +199,11 @@ export class Staging {
   /** Attachment names received so far. */
   get attachmentNames(): ReadonlySet<string> {
     return this.names;
+  }
+
+  /** The folders the attachments received so far lie in (`a` and `a/b` for `a/b/c.txt`). */
+  get attachmentFolders(): ReadonlySet<string> {
+    return this.folders;
   }
 
   /**

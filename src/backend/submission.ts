@@ -1,15 +1,14 @@
 import path from 'node:path';
 import type { RunWorkflowInput } from '../../generated/operations.js';
-import { fileURLToPath } from 'node:url';
 import type { Engine, EngineOption } from '../engines/engine.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { RunRequest } from '../runs/workflow.js';
-import { MalformedRequestError, OperationForbiddenError, VersionNotImplementedError, WesError } from '../util/errors.js';
-import { isInside } from '../util/path-safety.js';
+import { MalformedRequestError, VersionNotImplementedError, WesError } from '../util/errors.js';
 import { isZipBundle, openBundle } from './bundle.js';
+import { checkInputs } from './input-locations.js';
 import type { Staging } from './staging.js';
 import type { WorkflowAllowList } from './workflow-allow-list.js';
-import { fileAllowed, stageWorkflow, type SourcePolicy } from './workflow-source.js';
+import { stageWorkflow, type SourcePolicy } from './workflow-source.js';
 
 /** The form fields of POST /runs, all strings as sent (the spec's form, less the files). */
 export type SubmissionFields = Omit<RunWorkflowInput['body'], 'workflow_attachment'>;
@@ -18,13 +17,15 @@ export type SubmissionFields = Omit<RunWorkflowInput['body'], 'workflow_attachme
 export interface AcceptedSubmission {
   request: RunRequest;
   engine: Engine;
-  /** The workflow file, relative to `execution/`. */
+  /** The workflow file, relative to `execution/`, with the `#fragment` naming the object to run in it, if given. */
   workflow: string;
   /** The run's inputs: a bundle's input files, if any, overridden by `workflow_params`. */
   params: Record<string, unknown>;
   tags: Record<string, string>;
-  /** A bundle's options, if any, overridden by `workflow_engine_parameters`; all policed. */
+  /** A bundle's options, if any, overridden by `workflow_engine_parameters`; all policed, those Ferry sets itself dropped. */
   userOptions: EngineOption[];
+  /** Lines for the run's system logs: options dropped, inputs taken from the attachments. */
+  notes: string[];
 }
 
 function parseJsonField(name: string, text: string | undefined, message?: string): unknown {
@@ -91,28 +92,36 @@ export async function acceptSubmission(
   const rawEngineParams = parseJsonField('workflow_engine_parameters', fields.workflow_engine_parameters);
   const engineParams = rawEngineParams === undefined ? {} : rawEngineParams;
   if (!isPlainObject(engineParams)) throw new MalformedRequestError("'workflow_engine_parameters' must be a JSON object.");
-  const requestOptions = engineOptions(engineParams, engine, 'workflow_engine_parameters');
+  const fromRequest = engineOptions(engineParams, engine, 'workflow_engine_parameters');
+  const requestOptions = fromRequest.options;
+  const notes = [...fromRequest.notes];
 
   const url = fields.workflow_url?.trim();
   if (!url) throw new MalformedRequestError("Missing 'workflow_url' in submission");
-  let workflow = await stageWorkflow(url, staging, policy);
+  const { file, fragment } = await stageWorkflow(url, staging, policy);
+  let workflow = file;
   let runParams = params;
   let userOptions = requestOptions;
   const staged = path.join(staging.executionDir, workflow);
   // The workflow as sent or fetched (a bundle before it is unpacked) is what the list names.
   await allowList?.check(url, staged);
   if (await isZipBundle(staged, staging.keptHead(staged, 4))) {
+    if (fragment !== null) throw new MalformedRequestError(`workflow_url '${url}' names a workflow.zip bundle, which takes no '#' fragment.`);
     // Toil's workflow.zip: the request's params and options override the bundle's, key by key.
     const bundle = await openBundle(staged, staging.executionDir, type, policy);
     workflow = bundle.workflow;
     runParams = { ...bundle.inputs, ...params };
     // The bundle is the client's too: its options pass the same policy.
-    const bundleOptions = engineOptions(bundle.options, engine, bundle.optionsSource);
-    userOptions = [...bundleOptions.filter((o) => !Object.hasOwn(engineParams, o.flag)), ...requestOptions];
+    const fromBundle = engineOptions(bundle.options, engine, bundle.optionsSource);
+    const overridden = (flag: string): boolean => Object.hasOwn(engineParams, flag);
+    userOptions = [...fromBundle.options.filter((o) => !overridden(o.flag)), ...requestOptions];
+    notes.unshift(...fromBundle.notes);
+  } else if (fragment !== null && type !== 'CWL') {
+    throw new MalformedRequestError(`workflow_url '${url}' has a '#' fragment, which only a CWL workflow takes (it names the object to run in a packed document).`);
   }
   // Last, as the engine may need the staged workflow to tell which inputs are files.
-  const locations = await engine.inputLocations(runParams, path.join(staging.executionDir, workflow));
-  await checkInputLocations(locations, staging.executionDir, policy.allowedFileRoots);
+  const inputs = await checkInputs(engine, runParams, path.join(staging.executionDir, workflow), staging, policy.allowedFileRoots);
+  notes.push(...inputs.notes);
 
   const request: RunRequest = {
     workflow_params: params as RunRequest['workflow_params'],
@@ -120,29 +129,41 @@ export async function acceptSubmission(
     workflow_type_version: version,
     tags: tags as Record<string, string>,
     // The request as the client sent it; a bundle's share shows in the run's inputs and command.
-    workflow_engine_parameters: Object.fromEntries(requestOptions.map((o) => [o.flag, o.value ?? ''])),
+    workflow_engine_parameters: Object.fromEntries(fromRequest.sent.map((o) => [o.flag, o.value ?? ''])),
     workflow_url: url,
     ...(fields.workflow_engine ? { workflow_engine: fields.workflow_engine.trim() } : {}),
     ...(wantedEngineVersion ? { workflow_engine_version: wantedEngineVersion } : {}),
   };
-  return { request, engine, workflow, params: runParams, tags: tags as Record<string, string>, userOptions };
+  return {
+    request,
+    engine,
+    workflow: fragment === null ? workflow : `${workflow}#${fragment}`,
+    params: inputs.params,
+    tags: tags as Record<string, string>,
+    userOptions,
+    notes,
+  };
 }
 
 /**
  * Engine options from `{flag: value|null}` (the request's
  * `workflow_engine_parameters`, or a bundle's options file), each checked
  * against the engine's policy; `source` names where they came from in errors.
+ * Those Ferry sets itself are dropped, with a note saying which and why.
  */
-function engineOptions(params: Record<string, unknown>, engine: Engine, source: string): EngineOption[] {
+function engineOptions(params: Record<string, unknown>, engine: Engine, source: string): { options: EngineOption[]; sent: EngineOption[]; notes: string[] } {
   const options: EngineOption[] = [];
+  const sent: EngineOption[] = [];
+  const dropped: string[] = [];
   for (const [flag, value] of Object.entries(params)) {
     if (value !== null && typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw new MalformedRequestError(`${source}: '${flag}' must have a string value or null.`);
     }
     if (!/^--?[A-Za-z][A-Za-z0-9-]*$/.test(flag)) throw new MalformedRequestError(`${source}: '${flag}' is not an option name.`);
     const option: EngineOption = { flag, value: value === null ? null : String(value) };
+    let owned: string | null;
     try {
-      engine.checkUserOption(option);
+      owned = engine.checkUserOption(option);
     } catch (err) {
       // The policy words its refusals for the request's field; name the real source.
       if (err instanceof WesError && source !== 'workflow_engine_parameters') {
@@ -150,40 +171,10 @@ function engineOptions(params: Record<string, unknown>, engine: Engine, source: 
       }
       throw err;
     }
-    options.push(option);
+    sent.push(option);
+    if (owned === null) options.push(option);
+    else dropped.push(`'${flag}' (${owned})`);
   }
-  return options;
-}
-
-/**
- * Input files may come from the attachments (relative locations, which must
- * stay inside the run), from the web, or from local folders the server allows;
- * any other local path is refused (403) so a run cannot read the server's files.
- * `locations` are those the run's engine says it will read.
- */
-async function checkInputLocations(locations: readonly string[], executionDir: string, roots: readonly string[]): Promise<void> {
-  for (const loc of locations) {
-    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(loc)?.[1]?.toLowerCase();
-    let local: string | null = null;
-    if (scheme === undefined && path.isAbsolute(loc)) {
-      local = loc;
-    } else if (scheme === undefined) {
-      local = path.resolve(executionDir, loc);
-      if (!isInside(executionDir, local)) throw new MalformedRequestError(`Input location '${loc}' climbs out of the run's attachments.`);
-      continue;
-    }
-    if (scheme !== undefined && scheme !== 'file' && scheme !== 'http' && scheme !== 'https') {
-      throw new MalformedRequestError(`Input location '${loc}' uses scheme '${scheme}', which this server does not fetch; use http(s), file or an attachment.`);
-    }
-    if (scheme === 'file') {
-      try {
-        local = fileURLToPath(loc);
-      } catch {
-        throw new MalformedRequestError(`Input location '${loc}' is not a valid file:// URL.`);
-      }
-    }
-    if (local !== null && !(roots.length > 0 && (await fileAllowed(local, roots)))) {
-      throw new OperationForbiddenError(`Input location '${loc}' is outside the folders this server may read.`);
-    }
-  }
+  const notes = dropped.length === 0 ? [] : [`${source}: Ferry sets ${dropped.length === 1 ? 'this option' : 'these options'} itself and dropped the value given: ${dropped.join(', ')}.`];
+  return { options, sent, notes };
 }

@@ -35,15 +35,51 @@ export async function fileAllowed(p: string, roots: readonly string[]): Promise<
   return false;
 }
 
+/** The workflow a `workflow_url` names, once staged. */
+export interface StagedWorkflow {
+  /** The workflow file, relative to `execution/`. */
+  file: string;
+  /** The `#fragment` naming the object to run inside it (`packed.cwl#main`), if one was given. */
+  fragment: string | null;
+}
+
+/** What a fragment may hold: the ids of packed CWL documents (`main`, `upper.cwl`, `main/step`). */
+const FRAGMENT = /^[\w.~:@/+-]{1,1024}$/;
+
 /**
- * Puts the workflow a `workflow_url` names into the staging folder and
- * returns its path relative to `execution/`:
+ * Puts the workflow a `workflow_url` names into the staging folder:
+ * - exactly the name of an attachment: that attachment, however the name
+ *   would read as a URL (`colon:test.cwl` is a file name, not a scheme);
+ * - else the part before any `#` is the workflow, and what follows it the
+ *   object to run inside it (toil-wes-cwl-runner sends `packed.cwl#main`):
  * - no scheme: one of the attachments;
  * - `file://`: copied in, only from under an allowed root (else 403);
  * - `http(s)://`: downloaded, with a time and size limit, and (unless
  *   allowed) never from loopback or private addresses.
  */
-export async function stageWorkflow(url: string, staging: Staging, policy: SourcePolicy): Promise<string> {
+export async function stageWorkflow(url: string, staging: Staging, policy: SourcePolicy): Promise<StagedWorkflow> {
+  const exact = attachedAs(url, staging) ?? attachedAs(decodeURIComponentSafe(url), staging);
+  if (exact !== null) return { file: exact, fragment: null };
+  const hash = url.indexOf('#');
+  if (hash === -1) return { file: await stageFile(url, staging, policy), fragment: null };
+  const fragment = url.slice(hash + 1);
+  if (fragment !== '' && !FRAGMENT.test(fragment)) {
+    throw new MalformedRequestError(`workflow_url '${url}' has a '#' fragment that is not the id of an object in a workflow.`);
+  }
+  return { file: await stageFile(url.slice(0, hash), staging, policy), fragment: fragment || null };
+}
+
+/** The attachment whose name is exactly `name`, or null. */
+function attachedAs(name: string, staging: Staging): string | null {
+  try {
+    return checkAttachmentName(name) === name && staging.attachmentNames.has(name) ? name : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Stages the workflow file `url` names (no fragment); returns its path relative to `execution/`. */
+async function stageFile(url: string, staging: Staging, policy: SourcePolicy): Promise<string> {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     if (staging.attachmentNames.size === 0) throw new MalformedRequestError("Relative 'workflow_url' but missing 'workflow_attachment'");

@@ -32,6 +32,26 @@ export function cwlInputLocations(params: Record<string, unknown>): string[] {
 }
 
 /**
+ * A copy of a run's inputs in which the `location` and `path` of every File
+ * and Directory object (those {@link cwlInputLocations} names) go through
+ * `relocate`; everything else is kept as it is.
+ */
+export function relocateCwlInputs(params: Record<string, unknown>, relocate: (location: string) => string): Record<string, unknown> {
+  const copy = (v: unknown, depth: number): unknown => {
+    checkInputDepth(depth);
+    if (Array.isArray(v)) return v.map((x) => copy(x, depth + 1));
+    if (typeof v !== 'object' || v === null) return v;
+    const obj = v as Record<string, unknown>;
+    const fileLike = obj.class === 'File' || obj.class === 'Directory';
+    // Own properties only, defined rather than assigned: a "__proto__" key stays a plain key.
+    return Object.fromEntries(
+      Object.entries(obj).map(([key, x]) => [key, fileLike && (key === 'location' || key === 'path') && typeof x === 'string' ? relocate(x) : copy(x, depth + 1)]),
+    );
+  };
+  return copy(params, 0) as Record<string, unknown>;
+}
+
+/**
  * Reads the output object a CWL runner printed on stdout. Every File and
  * Directory it names must lie inside the run's outputs folder; anything else
  * would hand the client a path to somewhere the run does not own.

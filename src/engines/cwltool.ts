@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { LineTail } from '../util/line-tail.js';
 import { wesTime } from '../util/time.js';
-import { CWL_VERSIONS, cwlInputLocations, readCwlOutputs } from './cwl.js';
+import { CWL_VERSIONS, cwlInputLocations, readCwlOutputs, relocateCwlInputs } from './cwl.js';
 import { renderOption, type Engine, type EngineCommand, type EngineOption, type EngineOutcome, type RunContext, type TaskLog } from './engine.js';
 import { checkOption, type OptionPolicy } from './option-policy.js';
 import { commandVersion } from './version.js';
@@ -30,11 +30,18 @@ const policy: OptionPolicy = {
     '--js-console': 'switch',
     '--no-doc-cache': 'switch',
   },
+  owned: {
+    '--outdir': 'outputs go to the run\'s outputs folder',
+    '--tmpdir-prefix': 'temporary files stay in the run\'s scratch folder',
+    '--tmp-outdir-prefix': 'temporary files stay in the run\'s scratch folder',
+    '--timestamps': 'Ferry reads the timestamps of cwltool\'s log lines for task logs',
+    // Harmless for the run, but cwltool would then leave out the job lines task logs are made of.
+    '--quiet': 'Ferry reads cwltool\'s job lines (logged at INFO) for task logs',
+    '--enable-color': 'Ferry reads cwltool\'s log without colour codes',
+    '--disable-color': 'Ferry reads cwltool\'s log without colour codes',
+  },
   refused: {
-    '--outdir': 'outputs always go to the run\'s outputs folder',
     '--basedir': 'inputs resolve against the run\'s folder',
-    '--tmpdir-prefix': 'temporary files stay in the run\'s folder',
-    '--tmp-outdir-prefix': 'temporary files stay in the run\'s folder',
     '--cachedir': 'it names a folder outside the run',
     '--leave-outputs': 'outputs must be moved into the run\'s outputs folder',
     '--copy-outputs': 'outputs are moved into the run\'s outputs folder',
@@ -56,9 +63,6 @@ const policy: OptionPolicy = {
     '--make-template': 'it replaces the output object',
     '--validate': 'it only validates',
     '--version': 'it only prints the version',
-    '--timestamps': 'Ferry sets it',
-    '--quiet': 'Ferry reads the engine\'s log for task logs',
-    '--enable-color': 'Ferry reads the engine\'s log for task logs',
     '--enable-dev': 'development versions of CWL are not offered',
     '--enable-ext': 'extensions can run arbitrary commands',
     '--write-summary': 'it writes outside the run',
@@ -98,13 +102,18 @@ export class CwltoolEngine implements Engine {
     return commandVersion(this.executable);
   }
 
-  checkUserOption(option: EngineOption): void {
-    checkOption(this.name, policy, option);
+  checkUserOption(option: EngineOption): string | null {
+    return checkOption(this.name, policy, option);
   }
 
   /** File and Directory objects' `location` and `path` (see {@link cwlInputLocations}). */
   async inputLocations(params: Record<string, unknown>): Promise<string[]> {
     return cwlInputLocations(params);
+  }
+
+  /** The same File and Directory objects, relocated (see {@link relocateCwlInputs}). */
+  async relocateInputs(params: Record<string, unknown>, _workflowPath: string, relocate: (location: string) => string): Promise<Record<string, unknown>> {
+    return relocateCwlInputs(params, relocate);
   }
 
   buildCommand(ctx: RunContext): EngineCommand {

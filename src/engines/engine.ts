@@ -59,10 +59,12 @@ export interface Engine {
   /** Installed version, or null if the engine is not installed. */
   detectVersion(): Promise<string | null>;
   /**
-   * Throws a WES error (400) when a user may not pass this option: unknown to
-   * the engine, or one that would move outputs or the job store out of the run.
+   * Null when a user may pass this option as given; the reason when Ferry
+   * sets the option itself and drops the user's (where outputs or scratch
+   * space go). Throws a WES error (400) when a user may not pass it: unknown
+   * to the engine, or one that would read or write outside the run.
    */
-  checkUserOption(option: EngineOption): void;
+  checkUserOption(option: EngineOption): string | null;
   /**
    * Every string in a run's inputs (`params`, as `wes_inputs.json` will hold
    * them) that the engine will read as the location of a file or folder: a
@@ -74,6 +76,13 @@ export interface Engine {
    * locations cannot be told.
    */
   inputLocations(params: Record<string, unknown>, workflowPath: string): Promise<string[]>;
+  /**
+   * A copy of `params` in which every location {@link inputLocations} names
+   * is replaced by `relocate(location)`, everything else kept as it is.
+   * Absent: the engine's inputs cannot be rewritten, and a location the
+   * server will not read is refused.
+   */
+  relocateInputs?(params: Record<string, unknown>, workflowPath: string, relocate: (location: string) => string): Promise<Record<string, unknown>>;
   buildCommand(ctx: RunContext): EngineCommand;
   /**
    * Called once the engine has exited, before the run's scratch space is

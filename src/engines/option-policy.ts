@@ -17,6 +17,14 @@ export type OptionShape =
 export interface OptionPolicy {
   /** Options a user may pass and how they take values. */
   allowed: Readonly<Record<string, OptionShape>>;
+  /**
+   * Options Ferry sets itself for every run (where outputs, the job store and
+   * scratch space go, what the log it reads looks like), with the reason: a
+   * user's value is dropped, whatever it is, and Ferry's own stands. Clients
+   * such as cwltest send `--outdir` on every run, and Toil's server drops it
+   * the same way.
+   */
+  owned: Readonly<Record<string, string>>;
   /** Options the engine knows that users may not pass, with the reason. */
   refused: Readonly<Record<string, string>>;
 }
@@ -25,15 +33,19 @@ const INT = /^\d{1,9}$/;
 const AMOUNT = /^\d+(\.\d+)?([KMGTPE]i?)?B?$/i;
 
 /**
- * Checks one user option against an engine's policy; throws a 400 with a
- * message naming the option when it is refused, unknown or ill-formed.
+ * Checks one user option against an engine's policy: null when it passes as
+ * given; the reason when Ferry owns the option and drops the user's (see
+ * {@link OptionPolicy.owned}). Throws a 400 with a message naming the option
+ * when it is refused, unknown or ill-formed.
  */
-export function checkOption(engine: string, policy: OptionPolicy, option: EngineOption): void {
+export function checkOption(engine: string, policy: OptionPolicy, option: EngineOption): string | null {
   const { flag, value } = option;
   const refused = policy.refused[flag];
   if (refused !== undefined) {
     throw new MalformedRequestError(`workflow_engine_parameters: '${flag}' cannot be set for ${engine}: ${refused}.`);
   }
+  const owned = policy.owned[flag];
+  if (owned !== undefined) return owned;
   const shape = policy.allowed[flag];
   if (shape === undefined) {
     throw new MalformedRequestError(`workflow_engine_parameters: '${flag}' is not an option ${engine} accepts here.`);
@@ -43,7 +55,7 @@ export function checkOption(engine: string, policy: OptionPolicy, option: Engine
   };
   if (shape === 'switch') {
     if (value !== null && value !== '') bad('takes no value');
-    return;
+    return null;
   }
   if (value === null || value === '') bad('needs a value');
   const v = value as string;
@@ -53,6 +65,7 @@ export function checkOption(engine: string, policy: OptionPolicy, option: Engine
   if (shape === 'amount' && !AMOUNT.test(v)) bad(`needs a number or size such as 2G, got '${v}'`);
   if (Array.isArray(shape) && !shape.includes(v)) bad(`must be one of ${shape.join(', ')}, got '${v}'`);
   if (shape === 'value' && (v.includes('/') || v.startsWith('~') || v.includes('..'))) bad('may not name a path');
+  return null;
 }
 
 /**

@@ -292,13 +292,13 @@ t.test('hostile and broken bundles are refused and leave no trace', async (t) =>
     await attached([{ name: 'echo.cwl', content: echo }, { name: 'other.cwl', content: echo }], 400, /neither MANIFEST\.json nor 'main\.cwl'/);
   });
   await t.test("the bundle's options pass the engine's option policy", async () => {
-    await attached([main, { name: 'options.json', content: json({ '--outdir': '/tmp/elsewhere' }) }], 400, /options\.json in workflow bundle 'workflow\.zip': '--outdir' cannot be set/);
+    await attached([main, { name: 'options.json', content: json({ '--basedir': '/tmp/elsewhere' }) }], 400, /options\.json in workflow bundle 'workflow\.zip': '--basedir' cannot be set/);
     await attached([main, { name: 'options.json', content: json({ '--frobnicate': null }) }], 400, /options\.json .*'--frobnicate'/);
     await attached([main, { name: 'options.json', content: json({ '--debug': ['a'] }) }], 400, /options\.json .*'--debug' must have a string value/);
     await attached([main, { name: 'options.json', content: json({ 'rm -rf': null }) }], 400, /not an option name/);
     // The request's own options are still checked first, with their own wording.
-    await attached([main, { name: 'options.json', content: json({ '--debug': null }) }], 400, /^workflow_engine_parameters: '--outdir'/, {
-      workflow_engine_parameters: json({ '--outdir': '/tmp/x' }),
+    await attached([main, { name: 'options.json', content: json({ '--debug': null }) }], 400, /^workflow_engine_parameters: '--basedir'/, {
+      workflow_engine_parameters: json({ '--basedir': '/tmp/x' }),
     });
   });
   await t.test("the bundle's input locations are policed like workflow_params", async () => {

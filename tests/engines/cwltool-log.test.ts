@@ -221,10 +221,11 @@ const opt = (flag: string, value: string | null = null): EngineOption => ({ flag
 t.test('checkOption shapes', async (t) => {
   const policy: OptionPolicy = {
     allowed: { '--sw': 'switch', '--val': 'value', '--n': 'int', '--mem': 'amount', '--mode': ['fast', 'slow'] },
+    owned: { '--place': 'the place is ours' },
     refused: { '--out': 'outputs stay in the run' },
   };
   const ok = (o: EngineOption): void => {
-    t.doesNotThrow(() => checkOption('eng', policy, o), `${o.flag}=${String(o.value)} accepted`);
+    t.equal(checkOption('eng', policy, o), null, `${o.flag}=${String(o.value)} accepted as given`);
   };
   const no = (o: EngineOption, label = `${o.flag}=${JSON.stringify(o.value)}`): void => refused(t, () => checkOption('eng', policy, o), o.flag, label);
 
@@ -263,6 +264,8 @@ t.test('checkOption shapes', async (t) => {
     t.match((err as Error).message, /outputs stay in the run/, 'the refusal says why');
     t.match((err as Error).message, /eng/, 'and names the engine');
   }
+  // Owned options are dropped whatever their value, with the reason; never refused.
+  for (const value of [null, '', '/anywhere', '../x', 'a\nb']) t.equal(checkOption('eng', policy, opt('--place', value)), 'the place is ours', `--place=${JSON.stringify(value)} dropped`);
   no(opt('--unknown'));
   no(opt('--sw=1'), 'a flag with = in it is not the switch');
   no(opt('-sw'));
@@ -273,7 +276,7 @@ t.test('checkOption shapes', async (t) => {
 t.test('cwltool options', async (t) => {
   const engine = new CwltoolEngine();
   const ok = (o: EngineOption): void => {
-    t.doesNotThrow(() => engine.checkUserOption(o), `${o.flag}=${String(o.value)} accepted`);
+    t.equal(engine.checkUserOption(o), null, `${o.flag}=${String(o.value)} accepted as given`);
   };
   const no = (o: EngineOption): void => refused(t, () => engine.checkUserOption(o), o.flag, `${o.flag}=${String(o.value)}`);
 
@@ -287,11 +290,21 @@ t.test('cwltool options', async (t) => {
   no(opt('--eval-timeout', '-1'));
   no(opt('--eval-timeout'));
 
+  // What Ferry sets itself is dropped, with the reason (cwltest sends --outdir and --quiet on every run).
+  for (const [flag, value, why] of [
+    ['--outdir', '/tmp/elsewhere', /outputs folder/],
+    ['--outdir', null, /outputs folder/],
+    ['--tmpdir-prefix', '/tmp/x', /scratch folder/],
+    ['--tmp-outdir-prefix', '/tmp/x', /scratch folder/],
+    ['--timestamps', null, /timestamps/],
+    ['--quiet', null, /job lines/],
+    ['--enable-color', null, /colour/],
+    ['--disable-color', null, /colour/],
+  ] as const) {
+    t.match(engine.checkUserOption(opt(flag, value)), why, `${flag}=${String(value)} dropped, saying why`);
+  }
   for (const [flag, value] of [
-    ['--outdir', '/tmp/elsewhere'],
     ['--basedir', '/'],
-    ['--tmpdir-prefix', '/tmp/x'],
-    ['--tmp-outdir-prefix', '/tmp/x'],
     ['--cachedir', '/tmp/cache'],
     ['--provenance', '/tmp/ro'],
     ['--overrides', '/etc/passwd'],
@@ -300,8 +313,6 @@ t.test('cwltool options', async (t) => {
     ['--enable-ext', null],
     ['--print-dot', null],
     ['--pack', null],
-    ['--timestamps', null],
-    ['--quiet', null],
     ['--docker', null],
   ] as const) {
     no(opt(flag, value));
@@ -312,7 +323,7 @@ t.test('cwltool options', async (t) => {
 t.test('toil options', async (t) => {
   const engine = new ToilCwlEngine();
   const ok = (o: EngineOption): void => {
-    t.doesNotThrow(() => engine.checkUserOption(o), `${o.flag}=${String(o.value)} accepted`);
+    t.equal(engine.checkUserOption(o), null, `${o.flag}=${String(o.value)} accepted as given`);
   };
   const no = (o: EngineOption): void => refused(t, () => engine.checkUserOption(o), o.flag, `${o.flag}=${String(o.value)}`);
 
@@ -332,14 +343,22 @@ t.test('toil options', async (t) => {
   ok(opt('--logDebug'));
   no(opt('--logDebug', 'yes'));
   ok(opt('--disableCaching'));
+  ok(opt('--quiet'));
 
+  for (const [flag, value, why] of [
+    ['--jobStore', '/tmp/js', /job store/],
+    ['--jobstore', '/tmp/js', /job store/],
+    ['--workDir', '/tmp', /scratch/],
+    ['--coordinationDir', '/tmp', /scratch/],
+    ['--outdir', '/tmp', /outputs folder/],
+    ['-o', '/tmp', /outputs folder/],
+    ['--writeMessages', '/tmp/bus', /message log/],
+    ['--tmpdir-prefix', '/tmp/x', /scratch/],
+    ['--tmp-outdir-prefix', '/tmp/x', /scratch/],
+  ] as const) {
+    t.match(engine.checkUserOption(opt(flag, value)), why, `${flag}=${String(value)} dropped, saying why`);
+  }
   for (const [flag, value] of [
-    ['--jobStore', '/tmp/js'],
-    ['--jobstore', '/tmp/js'],
-    ['--workDir', '/tmp'],
-    ['--outdir', '/tmp'],
-    ['-o', '/tmp'],
-    ['--writeMessages', '/tmp/bus'],
     ['--logFile', '/tmp/log'],
     ['--batchSystem', 'slurm'],
     ['--restart', null],
@@ -347,7 +366,6 @@ t.test('toil options', async (t) => {
     ['-e', 'A=1'],
     ['--destBucket', 's3://x'],
     ['--enable-ext', null],
-    ['--tmpdir-prefix', '/tmp/x'],
   ] as const) {
     no(opt(flag, value));
   }

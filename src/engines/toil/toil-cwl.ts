@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CWL_VERSIONS, cwlInputLocations, readCwlOutputs } from '../cwl.js';
+import { CWL_VERSIONS, cwlInputLocations, readCwlOutputs, relocateCwlInputs } from '../cwl.js';
 import { renderOption, type Engine, type EngineCommand, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
 import { toilPaths } from './paths.js';
 import { toilPolicy } from './policy.js';
@@ -22,6 +22,11 @@ export class ToilCwlEngine extends ToilEngine implements Engine {
   /** File and Directory objects' `location` and `path` (see {@link cwlInputLocations}). */
   async inputLocations(params: Record<string, unknown>): Promise<string[]> {
     return cwlInputLocations(params);
+  }
+
+  /** The same File and Directory objects, relocated (see {@link relocateCwlInputs}). */
+  async relocateInputs(params: Record<string, unknown>, _workflowPath: string, relocate: (location: string) => string): Promise<Record<string, unknown>> {
+    return relocateCwlInputs(params, relocate);
   }
 
   buildCommand(ctx: RunContext): EngineCommand {

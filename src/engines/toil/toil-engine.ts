@@ -18,8 +18,8 @@ export abstract class ToilEngine {
     return commandVersion('toil', ['--version']);
   }
 
-  checkUserOption(option: EngineOption): void {
-    checkOption(this.name, this.policy, option);
+  checkUserOption(option: EngineOption): string | null {
+    return checkOption(this.name, this.policy, option);
   }
 
   /** The run's Toil jobs so far, from its `--writeMessages` log. */

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errnoCode } from '../../util/errors.js';
-import { cwlInputLocations } from '../cwl.js';
+import { cwlInputLocations, relocateCwlInputs } from '../cwl.js';
 import { renderOption, type Engine, type EngineCommand, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
 import type { OptionPolicy } from '../option-policy.js';
 import { toilPaths } from './paths.js';
@@ -52,6 +52,7 @@ const JOB_RUNNER_FLAGS: ReadonlySet<string> = new Set([
  */
 export const toilPythonPolicy: OptionPolicy = {
   allowed: Object.fromEntries(Object.entries(toilPolicy.allowed).filter(([flag]) => JOB_RUNNER_FLAGS.has(flag))),
+  owned: toilPolicy.owned,
   refused: toilPolicy.refused,
 };
 
@@ -134,6 +135,11 @@ export class ToilPythonEngine extends ToilEngine implements Engine {
    */
   async inputLocations(params: Record<string, unknown>): Promise<string[]> {
     return cwlInputLocations(params);
+  }
+
+  /** The same File and Directory objects, relocated (see {@link relocateCwlInputs}). */
+  async relocateInputs(params: Record<string, unknown>, _workflowPath: string, relocate: (location: string) => string): Promise<Record<string, unknown>> {
+    return relocateCwlInputs(params, relocate);
   }
 
   buildCommand(ctx: RunContext): EngineCommand {

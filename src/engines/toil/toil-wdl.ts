@@ -30,6 +30,7 @@ const IGNORED = "Toil 5.9's WDL runner runs the workflow it compiles with Toil's
  */
 export const toilWdlPolicy: OptionPolicy = {
   allowed: {},
+  owned: toilPolicy.owned,
   refused: {
     ...Object.fromEntries(Object.keys(toilPolicy.allowed).map((flag) => [flag, IGNORED])),
     ...toilPolicy.refused,
