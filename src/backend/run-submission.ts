@@ -15,6 +15,7 @@ import type { Caller } from './caller.js';
 import { Staging } from './staging.js';
 import type { WorkflowAllowList } from './workflow-allow-list.js';
 import { acceptSubmission, type SubmissionFields } from './submission.js';
+import { stringifyExact } from '../util/exact-json.js';
 
 export interface RunSubmissionDeps {
   config: FerryConfig;
@@ -71,8 +72,8 @@ export class RunSubmission {
       const options = [...serverOptionsFor(config.engineOptions, accepted.engine.name), ...accepted.userOptions];
       // Written plainly: the submission is made durable as a whole below.
       await Promise.all([
-        stage.writeKept(`${stage.dir}/request.json`, JSON.stringify(accepted.request, null, 2) + '\n'),
-        stage.writeKept(`${stage.executionDir}/wes_inputs.json`, JSON.stringify(accepted.params, null, 2) + '\n'),
+        stage.writeKept(`${stage.dir}/request.json`, stringifyExact(accepted.request, 2) + '\n'),
+        stage.writeKept(`${stage.executionDir}/wes_inputs.json`, stringifyExact(accepted.params, 2) + '\n'),
       ]);
 
       runId = `run-${randomBytes(16).toString('hex')}`;

@@ -9,6 +9,7 @@ import { checkInputs } from './input-locations.js';
 import type { Staging } from './staging.js';
 import type { WorkflowAllowList } from './workflow-allow-list.js';
 import { stageWorkflow, type SourcePolicy } from './workflow-source.js';
+import { parseExact } from '../util/exact-json.js';
 
 /** The form fields of POST /runs, all strings as sent (the spec's form, less the files). */
 export type SubmissionFields = Omit<RunWorkflowInput['body'], 'workflow_attachment'>;
@@ -31,7 +32,8 @@ export interface AcceptedSubmission {
 function parseJsonField(name: string, text: string | undefined, message?: string): unknown {
   if (text === undefined || text.trim() === '') return undefined;
   try {
-    return JSON.parse(text);
+    // Numbers as the client wrote them: the engine gets a big integer digit for digit.
+    return parseExact(text);
   } catch (err) {
     throw new MalformedRequestError(message ?? `'${name}' is not valid JSON: ${(err as Error).message}`);
   }

@@ -100,7 +100,7 @@ export class ToilWorkflow {
 
   /** The request as submitted (stored at submission). */
   async readRequest(): Promise<RunRequest> {
-    return JSON.parse(await fs.readFile(this.requestPath, 'utf8')) as RunRequest;
+    return parseExact(await fs.readFile(this.requestPath, 'utf8')) as RunRequest;
   }
 
   /** The outputs object, once written; null before. */

@@ -201,6 +201,20 @@ t.test('a number no double holds comes back digit for digit', async (t) => {
   t.match(log.body, /"small":7[,}]/);
 });
 
+t.test('a number no double holds in workflow_params reaches the engine and the run log digit for digit', async (t) => {
+  const app = await buildTestApp(t);
+  const res = await submit(t, app, { workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'echo.cwl', workflow_params: '{"message": "hi", "n": 4200000000000000000000000000000000000000001}' }, [
+    { filename: 'echo.cwl', content: await fs.readFile(path.join(workflowsDir, 'echo', 'echo.cwl')) },
+  ]);
+  const runId = (res.json() as { run_id: string }).run_id;
+  await waitForState(t, app, runId);
+  const runDir = path.join(app.ferry.config.workDir, runId);
+  t.match(await fs.readFile(path.join(runDir, 'execution', 'wes_inputs.json'), 'utf8'), /"n": 4200000000000000000000000000000000000000001\n/);
+  t.match(await fs.readFile(path.join(runDir, 'request.json'), 'utf8'), /"n": 4200000000000000000000000000000000000000001\n/);
+  const log = await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` });
+  t.match(log.body, /"workflow_params":\{"message":"hi","n":4200000000000000000000000000000000000000001\}/);
+});
+
 t.test('outputs of Toil\'s runners are URLs too', async (t) => {
   const app = await buildTestApp(t);
   t.test('toil-cwl-runner', async (t) => {
