@@ -171,3 +171,10 @@ export async function waitForEngine(workDir: string, runId: string, want = 2): P
   }
   throw new Error(`run ${runId} never started its engine`);
 }
+
+/** Where on this machine an output's URL (a `location` in a run log) points: inside the run's outputs folder. */
+export function outputPath(app: FastifyInstance, location: string): string {
+  const m = /\/ga4gh\/wes\/v1\/runs\/([^/]+)\/outputs\/(.+)$/.exec(new URL(location).pathname);
+  if (!m) throw new Error(`not an output URL: ${location}`);
+  return path.join(app.ferry.config.workDir, decodeURIComponent(m[1]!), 'outputs', ...m[2]!.split('/').map(decodeURIComponent));
+}

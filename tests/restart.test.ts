@@ -7,7 +7,7 @@ import t from 'tap';
 import { TASK_KEY } from '../src/tasks/supervisor.js';
 import { findRunProcesses } from '../src/tasks/run-processes.js';
 import { RESERVE_FILE } from '../src/tasks/workflow-task.js';
-import { buildTestApp, call, killAllRuns, multipart, tempDir, waitForEngine, waitForState, workflowsDir } from './helper.js';
+import { buildTestApp, call, killAllRuns, multipart, tempDir, waitForEngine, waitForState, workflowsDir, outputPath } from './helper.js';
 
 // Runs are driven by detached supervisors: they outlive the server that
 // started them, and a new server on the same folder picks them up.
@@ -88,7 +88,7 @@ t.test('SIGKILL of the server during 5 running runs: after a restart all 5 COMPL
   for (const [i, id] of ids.entries()) {
     t.equal(await waitForState(t, app, id), 'COMPLETE', `run ${i} completed`);
     const log = (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${id}` })).json() as { outputs: { output: { location: string } } };
-    t.equal(await fs.readFile(fileURLToPath(log.outputs.output.location), 'utf8'), `run ${i}\n`);
+    t.equal(await fs.readFile(outputPath(app, log.outputs.output.location), 'utf8'), `run ${i}\n`);
   }
 });
 

@@ -2,10 +2,9 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
-import { buildTestApp, call, fixturesDir, listTree, submit, waitForState, workflowsDir, type FilePart } from '../helper.js';
+import { buildTestApp, call, fixturesDir, listTree, submit, waitForState, workflowsDir, type FilePart, outputPath } from '../helper.js';
 import { folderEntries, makeZip, type ZipEntrySpec } from '../fixtures/bundles/zip-writer.js';
 
 // workflow.zip bundles through POST /runs: Toil's layouts run to COMPLETE on
@@ -203,7 +202,7 @@ t.test('the bundle layouts reach COMPLETE on cwltool', async (t) => {
       for (const [id, content] of Object.entries(c.outputs)) {
         const out = log.outputs[id];
         t.ok(out, `output ${id}`);
-        if (out) t.equal(await fs.readFile(fileURLToPath(out.location), 'utf8'), content, `output ${id} content`);
+        if (out) t.equal(await fs.readFile(outputPath(app, out.location), 'utf8'), content, `output ${id} content`);
       }
       t.same(JSON.parse(await fs.readFile(path.join(runDir, 'execution', 'wes_inputs.json'), 'utf8')), c.inputs, 'merged inputs');
       const cmd = log.run_log.cmd ?? [];

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { findRunProcesses } from '../../src/tasks/run-processes.js';
-import { attachFolder, buildTestApp, call, submit, waitForState, workflowsDir } from '../helper.js';
+import { attachFolder, buildTestApp, call, submit, waitForState, workflowsDir, outputPath } from '../helper.js';
 
 // Real engines on small workflows: cwltool (the default) and Toil's CWL runner.
 const engines = ['cwltool', 'toil'] as const;
@@ -57,7 +56,7 @@ t.test('CWL runs on real engines', async (t) => {
       t.ok(log.run_log.cmd?.[0]?.includes(engine === 'toil' ? 'toil-cwl-runner' : 'cwltool'), 'the engine asked for ran');
       const out = log.outputs.output!;
       t.equal(out.basename, 'output.txt');
-      const file = fileURLToPath(out.location);
+      const file = outputPath(app, out.location);
       t.ok(file.startsWith(path.join(app.ferry.config.workDir, runId, 'outputs')), 'output lives in the run\'s outputs folder');
       const expected = 'hello ferry\n';
       t.equal(await fs.readFile(file, 'utf8'), expected);
@@ -103,8 +102,8 @@ t.test('CWL runs on real engines', async (t) => {
       const runId = (res.json() as { run_id: string }).run_id;
       t.equal(await waitForState(t, app, runId), 'COMPLETE');
       const log = (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` })).json() as RunLogBody;
-      t.equal(await fs.readFile(fileURLToPath(log.outputs.upper_file!.location), 'utf8'), 'ALPHA\nBRAVO\nCHARLIE\nDELTA\n');
-      t.equal((await fs.readFile(fileURLToPath(log.outputs.count_file!.location), 'utf8')).trim(), '4');
+      t.equal(await fs.readFile(outputPath(app, log.outputs.upper_file!.location), 'utf8'), 'ALPHA\nBRAVO\nCHARLIE\nDELTA\n');
+      t.equal((await fs.readFile(outputPath(app, log.outputs.count_file!.location), 'utf8')).trim(), '4');
       t.ok(log.task_logs.length >= 1, 'tasks listed');
     });
 

@@ -4,13 +4,12 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import t from 'tap';
 import type { Test } from 'tap';
 import type { FerryConfig } from '../../src/config/config.js';
 import { findRunProcesses } from '../../src/tasks/run-processes.js';
-import { buildTestApp, call, multipart, tempDir, workflowsDir } from '../helper.js';
+import { buildTestApp, call, multipart, tempDir, workflowsDir, outputPath } from '../helper.js';
 
 /**
  * Runs sandboxed from each other and from the server, on real engines: a
@@ -78,7 +77,7 @@ async function snoop(t: Test, app: FastifyInstance, engine: string, checks: Reco
 
 async function outputFile(t: Test, app: FastifyInstance, runId: string, name: string): Promise<string> {
   const log = (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}`, headers: auth })).json() as { outputs: Record<string, { location: string }> };
-  return fileURLToPath(log.outputs[name]!.location);
+  return outputPath(app, log.outputs[name]!.location);
 }
 
 /** A finished run whose output another run will look for. */

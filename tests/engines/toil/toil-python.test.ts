@@ -9,7 +9,7 @@ import type { EngineOption, RunContext } from '../../../src/engines/engine.js';
 import { EngineRegistry } from '../../../src/engines/registry.js';
 import { ToilCwlEngine } from '../../../src/engines/toil/toil-cwl.js';
 import { filesIn, toilPythonPolicy, ToilPythonEngine } from '../../../src/engines/toil/toil-python.js';
-import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../../helper.js';
+import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir, outputPath } from '../../helper.js';
 
 // Toil Python workflows on Debian's Toil 5.9, through the real app.
 
@@ -194,7 +194,7 @@ t.test('Toil Python runs through the app', async (t) => {
 
     t.same(Object.keys(log.outputs), ['greeting.txt']);
     const greeting = log.outputs['greeting.txt']!;
-    const file = fileURLToPath(greeting.location);
+    const file = outputPath(app, greeting.location);
     t.equal(file, path.join(runDir, 'outputs', 'greeting.txt'));
     t.equal(await fs.readFile(file, 'utf8'), 'Hello, ferry!\n');
     t.equal(greeting.size, Buffer.byteLength('Hello, ferry!\n'));

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { CwltoolEngine } from '../../../src/engines/cwltool.js';
 import type { RunContext } from '../../../src/engines/engine.js';
@@ -10,7 +9,7 @@ import { adoptMessageLog, collectToilWdlOutputs, fileNames, ToilWdlEngine } from
 import { parseWdl } from '../../../src/engines/wdl/parser.js';
 import { tokenizeWdl, WdlSyntaxError } from '../../../src/engines/wdl/tokenizer.js';
 import { holdsFiles, parseWdlType, wdlTypeShape } from '../../../src/engines/wdl/types.js';
-import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../../helper.js';
+import { attachFolder, buildTestApp, call, submit, tempDir, waitForState, workflowsDir, outputPath } from '../../helper.js';
 
 // WDL on Toil 5.9's legacy runner (`toil-wdl-runner`): the outline parser,
 // output collection over a folder, and real runs through the app.
@@ -473,9 +472,9 @@ t.test('WDL runs on toil-wdl-runner', async (t) => {
     const loud = log.outputs.loud as FileOut;
     t.same(Object.keys(log.outputs).sort(), ['lines', 'loud']);
     t.equal(lines.class, 'File');
-    t.equal(path.dirname(fileURLToPath(lines.location)), outputsDir);
-    t.equal(await fs.readFile(fileURLToPath(lines.location), 'utf8'), 'hello wdl\nsecond line\n');
-    t.equal(await fs.readFile(fileURLToPath(loud.location), 'utf8'), 'HELLO WDL\nSECOND LINE\n');
+    t.equal(path.dirname(outputPath(app, lines.location)), outputsDir);
+    t.equal(await fs.readFile(outputPath(app, lines.location), 'utf8'), 'hello wdl\nsecond line\n');
+    t.equal(await fs.readFile(outputPath(app, loud.location), 'utf8'), 'HELLO WDL\nSECOND LINE\n');
     t.equal(loud.size, 'HELLO WDL\nSECOND LINE\n'.length);
     const names = log.task_logs.map((task) => task.name);
     t.same(names, ['write_lines', 'shout'], 'the WDL tasks, from the message log');
@@ -504,7 +503,7 @@ t.test('WDL runs on toil-wdl-runner', async (t) => {
   t.test('File inputs given as an attachment name and a path in an allowed folder are read', async (t) => {
     t.equal(await waitForState(t, app, fileInput, undefined, 300_000), 'COMPLETE');
     const joined = (await runLog(fileInput)).outputs.joined as FileOut;
-    t.equal(await fs.readFile(fileURLToPath(joined.location), 'utf8'), 'first line\nfirst line\nfrom an allowed folder\n');
+    t.equal(await fs.readFile(outputPath(app, joined.location), 'utf8'), 'first line\nfirst line\nfrom an allowed folder\n');
     t.comment(`all four runs done after ${Date.now() - began} ms`);
   });
 
