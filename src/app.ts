@@ -73,7 +73,8 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   // Deletions a crash cut short are finished before anything reads the runs (after the journal, which could rebuild them).
   const deletions = new RunDeletions({ workDir: config.workDir, stateStore: config.stateStore, store, activeRuns, journal, logger });
   await deletions.recover();
-  const engines = parts.engines ?? (await defaultEngineRegistry());
+  // The default engine of a type as configured (`--default-engine CWL=toil`), else the first offered.
+  const engines = (parts.engines ?? (await defaultEngineRegistry())).preferring(config.defaultEngines);
   const index = await RunIndex.open(runIndexFile(config.stateStore), store, async (runId) => {
     const wf = new ToilWorkflow(config.workDir, store, runId);
     const [request, owner] = await Promise.all([wf.readRequest(), wf.get(RunKeys.owner)]);

@@ -317,3 +317,11 @@ t.test('--public-url and --trust-proxy', async (t) => {
   t.match(usage, /--public-url URL .*FERRY_PUBLIC_URL/);
   t.match(usage, /--trust-proxy .*FERRY_TRUST_PROXY/);
 });
+
+t.test('--default-engine', async (t) => {
+  t.same(load([]).defaultEngines, {}, 'each type\'s first engine by default');
+  t.same(load(['--default-engine=cwl=toil']).defaultEngines, { CWL: 'toil' });
+  t.same(load([], { FERRY_DEFAULT_ENGINES: 'CWL=toil:WDL=toil' }).defaultEngines, { CWL: 'toil', WDL: 'toil' });
+  t.throws(() => load(['--default-engine=toil']), { name: 'ConfigError', message: /--default-engine must look like TYPE=ENGINE/ });
+  t.match(usage, /--default-engine TYPE=ENGINE .*FERRY_DEFAULT_ENGINES/);
+});

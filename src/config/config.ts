@@ -94,6 +94,8 @@ export interface FerryConfig {
    * `auto` at start, so its runs and service-info see the mode in force.
    */
   sandbox: 'auto' | 'bwrap' | 'none';
+  /** The engine a workflow type runs on when a submission names none (`CWL` → `toil`); absent types: the first offered. */
+  defaultEngines: Record<string, string>;
   /** Whether sandboxed runs may reach the network. */
   sandboxNetwork: boolean;
   /** Where clients learn how to get credentials (service-info's `auth_instructions_url`). */
@@ -138,6 +140,7 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   noAuth: false,
   authInstructionsUrl: '',
   trustProxy: false,
+  defaultEngines: {},
   sandbox: 'auto',
   sandboxNetwork: true,
   serviceId: 'org.ferry.wes',
@@ -171,6 +174,7 @@ const flags = {
   'cancel-grace-seconds': { type: 'string', env: 'FERRY_CANCEL_GRACE_SECONDS' },
   'task-runner': { type: 'string', env: 'FERRY_TASK_RUNNER' },
   'retention-days': { type: 'string', env: 'FERRY_RETENTION_DAYS' },
+  'default-engine': { type: 'string', multiple: true, env: 'FERRY_DEFAULT_ENGINES' },
   'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
   'workflow-allow-list': { type: 'string', env: 'FERRY_WORKFLOW_ALLOW_LIST' },
   'public-url': { type: 'string', env: 'FERRY_PUBLIC_URL' },
@@ -289,6 +293,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (sandbox !== 'auto' && sandbox !== 'bwrap' && sandbox !== 'none') throw new ConfigError(`--sandbox must be 'auto', 'bwrap' or 'none', got '${sandbox}'`);
   const sandboxNetwork = str('sandbox-network') ?? 'on';
   if (sandboxNetwork !== 'on' && sandboxNetwork !== 'off') throw new ConfigError(`--sandbox-network must be 'on' or 'off', got '${sandboxNetwork}'`);
+  const defaultEngines: Record<string, string> = {};
+  for (const spec of list('default-engine') ?? []) {
+    const m = /^([A-Za-z]+)=([a-z0-9-]+)$/i.exec(spec.trim());
+    if (!m) throw new ConfigError(`--default-engine must look like TYPE=ENGINE (e.g. CWL=toil), got '${spec}'`);
+    defaultEngines[m[1]!.toUpperCase()] = m[2]!.toLowerCase();
+  }
   const retentionDays = toInt('--retention-days', str('retention-days') ?? '0', 0);
   if (retentionDays > MAX_RETENTION_DAYS) throw new ConfigError(`--retention-days must be at most ${MAX_RETENTION_DAYS} (0 keeps runs forever), got ${retentionDays}`);
   const corsOrigins = (str('cors-origins') ?? '*').split(',').map((s) => s.trim()).filter(Boolean);
@@ -332,6 +342,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     authInstructionsUrl: str('auth-instructions-url') ?? '',
     sandbox,
     sandboxNetwork: sandboxNetwork === 'on',
+    defaultEngines,
     taskRunner,
   };
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

@@ -22,6 +22,7 @@ export const usage = `Usage: ferry serve [options]
   --max-zip-bytes N            most bytes a workflow.zip unpacks to (default 1 GiB)  FERRY_MAX_ZIP_BYTES
   --allowed-file-root DIR      allow file:// workflow URLs under DIR, repeatable  FERRY_ALLOWED_FILE_ROOTS (':'-separated)
   --cancel-grace-seconds S     SIGTERM to SIGKILL on cancel (default 5)       FERRY_CANCEL_GRACE_SECONDS
+  --default-engine TYPE=ENGINE the engine a type runs on when none is named (e.g. CWL=toil), repeatable  FERRY_DEFAULT_ENGINES (':'-separated)
   --retention-days N           delete finished runs N days after they ended; 0 = keep forever (default)  FERRY_RETENTION_DAYS
   --task-runner supervisor|inline  runs in detached supervisors that outlive the server (default), or inside it  FERRY_TASK_RUNNER
   --allow-private-downloads    let http(s) workflow URLs reach private/loopback addresses

@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/config-error.js';
 import { VersionNotImplementedError } from '../util/errors.js';
 import { CwltoolEngine } from './cwltool.js';
 import type { Engine } from './engine.js';
@@ -53,6 +54,28 @@ export class EngineRegistry {
       );
     }
     return found;
+  }
+
+  /**
+   * The same engines with a chosen default for some workflow types
+   * (`{CWL: 'toil'}`): that engine first of its type. Throws when a type or
+   * an engine is not offered here.
+   */
+  preferring(defaults: Readonly<Record<string, string>>): EngineRegistry {
+    let engines = [...this.engines];
+    for (const [type, name] of Object.entries(defaults)) {
+      const candidates = this.forType(type);
+      const chosen = candidates.find((e) => e.name.toLowerCase() === name.toLowerCase());
+      if (!chosen) {
+        throw new ConfigError(
+          candidates.length === 0
+            ? `--default-engine ${type}=${name}: this server runs no ${type} workflows.`
+            : `--default-engine ${type}=${name}: ${type} runs on ${candidates.map((e) => `'${e.name}'`).join(', ')}.`,
+        );
+      }
+      engines = [chosen, ...engines.filter((e) => e !== chosen)];
+    }
+    return new EngineRegistry(engines);
   }
 
   /** Installed version of each engine, keyed by its public name. */
