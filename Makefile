@@ -1,5 +1,5 @@
 # The few verbs a newcomer types. Each one installs what it needs first.
-.PHONY: setup serve test bench build generate check clean
+.PHONY: setup serve test bench build generate check clean conformance
 
 setup:
 	bash scripts/setup.sh
@@ -18,6 +18,10 @@ test: setup
 ## Measure Ferry against its physical limits (prints a table; not part of the tests).
 bench: setup
 	npm run bench -- $(ARGS)
+
+## The CWL v1.2 conformance tests through Ferry with Toil's client (optional; needs the kit, see README).
+conformance: setup
+	bash scripts/conformance.sh
 
 ## Regenerate generated/ from spec/ after a spec bump.
 generate: setup
