@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 
 /** A claim that makes its bearer an admin: equal to `value`, or (an array claim such as `groups`) containing it. */
@@ -49,6 +51,14 @@ export const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS
 
 /** Clocks of the issuer and this server may differ by this much (seconds) for `exp` and `nbf`. */
 const CLOCK_TOLERANCE_S = 30;
+/**
+ * How long a verified JWT is taken without checking its signature again (a
+ * client polling a run sends the same token many times a second); never past
+ * its expiry, and not across a change of the issuer's keys.
+ */
+const VERIFIED_TTL_MS = 60_000;
+/** Most verified JWTs remembered (by their sha256; the least recently used forgotten first). */
+const VERIFIED_MAX = 10_000;
 /** Discovery documents and key sets are small; a larger answer is refused unread. */
 const MAX_DOCUMENT_BYTES = 1024 * 1024;
 const DEFAULT_TIMING: OidcTiming = { cooldownMs: 30_000, retryMs: 5_000, maxAgeMs: 600_000, timeoutMs: 5_000 };
@@ -72,6 +82,8 @@ export class OidcVerifier {
   private readonly userClaim: string;
   private keys: LocalKeys | null = null;
   private fetchedAt = -Infinity;
+  /** JWTs verified lately, by their sha256: whom they speak for, until when, and under which key set. */
+  private readonly verified = new LRUCache<string, { identity: OidcIdentity; until: number; keys: LocalKeys }>({ max: VERIFIED_MAX });
   private lastAttempt = -Infinity;
   private lastFailed = false;
   /** The key set's URL once known (given, or from discovery; forgotten when a fetch fails, so discovery is tried again). */
@@ -92,6 +104,16 @@ export class OidcVerifier {
 
   /** Who a JWT speaks for, or null when it is not valid (bad signature, unknown key, wrong issuer or audience, expired, no user). Never throws. */
   async verify(token: string): Promise<OidcIdentity | null> {
+    const digest = createHash('sha256').update(token).digest('base64url');
+    const seen = this.verified.get(digest);
+    if (seen && Date.now() < seen.until && seen.keys === this.keys) return seen.identity;
+    const identity = await this.check(token);
+    if (identity && this.keys) this.verified.set(digest, { ...identity, keys: this.keys });
+    return identity?.identity ?? null;
+  }
+
+  /** Verifies a token for real: whom it speaks for and until when it may be taken so, or null. */
+  private async check(token: string): Promise<{ identity: OidcIdentity; until: number } | null> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, (header, jws) => this.key(header, jws), {
@@ -112,7 +134,9 @@ export class OidcVerifier {
       this.logger.debug({ scheme: 'oidc', claim: this.userClaim }, 'credentials: JWT names no user');
       return null;
     }
-    return { user, admin: (this.opts.adminClaims ?? []).some((a) => claimMatches(payload[a.claim], a.value)) };
+    const identity = { user, admin: (this.opts.adminClaims ?? []).some((a) => claimMatches(payload[a.claim], a.value)) };
+    // `exp` is required above; the tolerance counts as it does for the check itself.
+    return { identity, until: Math.min(((payload.exp ?? 0) + CLOCK_TOLERANCE_S) * 1000, Date.now() + VERIFIED_TTL_MS) };
   }
 
   /** Fetches the key set now unless one was fetched (or tried) too recently; resolves whether new keys are in use. Never throws. */

@@ -216,13 +216,16 @@ t.test('an unknown key: refused, and the key set is fetched again at most once p
 t.test('key rotation: a token with the new kid is taken once the key set has it', async (t) => {
   const issuer = await startIssuer(t, [k1.jwk]);
   const c = await open(t, issuer, { timing: { cooldownMs: 300 } });
-  t.ok(await auth(c, await sign(issuer, k1)));
+  const old = await sign(issuer, k1);
+  t.ok(await auth(c, old));
+  t.ok(await auth(c, old), 'taken again (remembered: the same token checked once)');
   const k2 = await keyPair('k2');
   issuer.serve([k2.jwk]);
   await sleep(400);
   t.same(await auth(c, await sign(issuer, k2, { sub: 'bob' })), { user: 'bob', admin: false, scheme: 'bearer' }, 'the new key is fetched');
   t.equal(issuer.hits.jwks, 2);
   t.equal(await auth(c, await sign(issuer, k1)), null, 'the retired key is gone');
+  t.equal(await auth(c, old), null, 'a token taken before under the retired key is not remembered across the change of keys');
 });
 
 t.test('the issuer down: tokens refused, an error logged, and taken again once it is back', async (t) => {
