@@ -121,6 +121,7 @@ t.test('a submission acknowledged before a machine crash survives it', async (t)
     reapAbandoned: async () => undefined,
     isOk: () => true,
     isLive: (runId) => held.includes(runId),
+    isWaiting: (runId) => held.includes(runId),
     get queueLength() {
       return held.length;
     },

@@ -420,6 +420,13 @@ t.test("the repository's generated/operations.ts matches its openapi.json", asyn
   t.same([...operationIds], fromSpec, 'operationIds lists every operation, in document order');
   t.equal(new Set(fromSpec).size, fromSpec.length, 'no operationId twice');
 
+  const listRuns = (bundled.paths['/ga4gh/wes/v1/runs']?.['get'] as { parameters?: ({ name?: string; $ref?: string })[] } | undefined)?.parameters ?? [];
+  t.same(
+    listRuns.map((p) => p.name ?? p.$ref),
+    ['page_size', 'page_token', ...['StateFilter', 'TagKeyFilter', 'TagValueFilter', 'SortOrder'].map((n) => `#/components/parameters/${n}`)],
+    "ListRuns: WES's parameters, then ferry.yaml's filters",
+  );
+
   const source = await fs.readFile(path.join(REPO, 'generated', 'operations.ts'), 'utf8');
   t.match(source, /^export interface OperationHandlers<Files = UploadedFile\[\], Caller = undefined> \{$/m, 'OperationHandlers takes Files and Caller');
   t.match(source, /^ {2}RunWorkflow\(input: RunWorkflowInput<Files>, caller: Caller\): Promise<RunWorkflowResult>;$/m, 'and hands Files to RunWorkflow');
