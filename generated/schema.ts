@@ -754,6 +754,14 @@ export interface components {
     parameters: {
         /** @description The workflow run ID. */
         RunIdPath: string;
+        /** @description OPTIONAL Only runs in one of these states; repeat the parameter for several (`state=RUNNING&state=QUEUED`). A run matches by its state when its page is read: no run comes twice in one listing, and one that changes state while the listing is paged through is listed (or not) by the state it had when its page was read. */
+        StateFilter: components["schemas"]["State"][];
+        /** @description OPTIONAL Only runs whose tags have this key. */
+        TagKeyFilter: string;
+        /** @description OPTIONAL With `tag_key`: only runs whose tag `tag_key` has exactly this value. Without `tag_key` it is refused (400). */
+        TagValueFilter: string;
+        /** @description OPTIONAL `desc` (the default): newest runs first; `asc`: oldest first, by submission. A `page_token` continues the listing it came from, with the same filters and order; one used with other filters or another order is refused (400). */
+        SortOrder: "asc" | "desc";
         /** @description Optional single byte range (RFC 9110), e.g. `bytes=0-1023`, `bytes=1024-` or `bytes=-512`. */
         RangeHeader: string;
     };
@@ -834,6 +842,14 @@ export interface operations {
                 page_size?: number;
                 /** @description OPTIONAL Token to use to indicate where to start getting results. If unspecified, return the first page of results. */
                 page_token?: string;
+                /** @description OPTIONAL Only runs in one of these states; repeat the parameter for several (`state=RUNNING&state=QUEUED`). A run matches by its state when its page is read: no run comes twice in one listing, and one that changes state while the listing is paged through is listed (or not) by the state it had when its page was read. */
+                state?: components["parameters"]["StateFilter"];
+                /** @description OPTIONAL Only runs whose tags have this key. */
+                tag_key?: components["parameters"]["TagKeyFilter"];
+                /** @description OPTIONAL With `tag_key`: only runs whose tag `tag_key` has exactly this value. Without `tag_key` it is refused (400). */
+                tag_value?: components["parameters"]["TagValueFilter"];
+                /** @description OPTIONAL `desc` (the default): newest runs first; `asc`: oldest first, by submission. A `page_token` continues the listing it came from, with the same filters and order; one used with other filters or another order is refused (400). */
+                sort_order?: components["parameters"]["SortOrder"];
             };
             header?: never;
             path?: never;

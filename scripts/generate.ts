@@ -6,7 +6,8 @@
  *
  * Outputs:
  *   generated/openapi.json   one self-contained OpenAPI 3.0.x document: the upstream WES 1.1 paths
- *                            rebased under /ga4gh/wes/v1, Ferry's own routes from spec/ferry.yaml,
+ *                            rebased under /ga4gh/wes/v1, Ferry's own routes and the query parameters
+ *                            it adds to WES operations from spec/ferry.yaml,
  *                            and the service-info schemas copied in as local components.
  *   generated/schema.ts      openapi-typescript types for that document.
  *   generated/operations.ts  operation ids, per-operation input/result types and the

@@ -1,15 +1,21 @@
 /**
  * Combining the bundled WES document and Ferry's own ferry.yaml into the one document Ferry
  * serves. This is the part no library does for us: WES's paths move under the base path Ferry
- * mounts them at, ferry.yaml's paths stay where they are, and anything the two documents both
- * define must agree rather than one silently winning.
+ * mounts them at, ferry.yaml's paths stay where they are, the parameters ferry.yaml adds to WES's
+ * operations join them, and anything the two documents both define must agree rather than one
+ * silently winning.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { FERRY_FILE, GENERATED_NOTE, WES_BASE_PATH, WES_FILE } from './config.js';
+import { FERRY_FILE, GENERATED_NOTE, isHttpMethod, WES_BASE_PATH, WES_FILE } from './config.js';
 import { asObject, fail, isObject, type Json, type JsonObject } from './json.js';
 
+/**
+ * ferry.yaml's top-level key for query parameters it adds to WES's own operations (operationId ->
+ * parameters), since it may not define WES's paths again.
+ */
+const OPERATION_PARAMETERS_KEY = 'x-ferry-operation-parameters';
 /** Top-level keys of ferry.yaml the merge knows what to do with. */
-const FERRY_KEYS = new Set(['openapi', 'info', 'tags', 'paths', 'components']);
+const FERRY_KEYS = new Set(['openapi', 'info', 'tags', 'paths', 'components', OPERATION_PARAMETERS_KEY]);
 /** Top-level keys of WES the merge builds itself; any other is carried over verbatim. */
 const MERGED_KEYS = new Set(['openapi', 'info', 'servers', 'tags', 'paths', 'components']);
 
@@ -140,6 +146,57 @@ function mergeTags(wes: JsonObject, ferry: JsonObject): Json[] {
   return tags;
 }
 
+/** A parameter's identity in OpenAPI: its name and location. */
+function parameterId(param: JsonObject): string {
+  return `${String(param['in'])} parameter "${String(param['name'])}"`;
+}
+
+/**
+ * Appends ferry.yaml's extra parameters (under OPERATION_PARAMETERS_KEY) to the operations of WES
+ * it names, in place. Each is inline or a ref to one of ferry.yaml's own `components.parameters`;
+ * an unknown operation, a dangling ref, or a parameter the operation already has (by name and
+ * location, its path's included) is an error: an extension adds to WES, never changes it.
+ */
+function addOperationParameters(wes: JsonObject, ferry: JsonObject): void {
+  const where = `spec/${FERRY_FILE} ${OPERATION_PARAMETERS_KEY}`;
+  const extra = asObject(ferry[OPERATION_PARAMETERS_KEY] ?? {}, where);
+  /** A parameter, or the one of `doc`'s components.parameters its $ref names. */
+  const resolve = (doc: JsonObject, file: string, raw: Json, label: string): JsonObject => {
+    const param = asObject(raw, label);
+    const ref = param['$ref'];
+    if (ref === undefined) return param;
+    const components = isObject(doc['components']) && isObject(doc['components']['parameters']) ? doc['components']['parameters'] : {};
+    const name = typeof ref === 'string' ? /^#\/components\/parameters\/([^/]+)$/.exec(ref)?.[1] : undefined;
+    const target = name === undefined ? undefined : components[name];
+    if (!isObject(target)) fail(`${label}: $ref ${JSON.stringify(ref)} is not one of spec/${file}'s components.parameters`);
+    return target;
+  };
+  const operations = Object.values(asObject(wes['paths'] ?? {}, `spec/${WES_FILE} paths`)).flatMap((item) =>
+    Object.entries(asObject(item, `spec/${WES_FILE} path`))
+      .filter(([method, op]) => isHttpMethod(method) && isObject(op))
+      .map(([, op]) => ({ pathItem: item as JsonObject, op: op as JsonObject })),
+  );
+  for (const [operationId, params] of Object.entries(extra)) {
+    const label = `${where}.${operationId}`;
+    if (!Array.isArray(params)) fail(`${label}: expected an array of parameters`);
+    const target = operations.find(({ op }) => op['operationId'] === operationId);
+    if (target === undefined) fail(`${label}: spec/${WES_FILE} has no operation "${operationId}"`);
+    const { pathItem, op } = target;
+    const own = Array.isArray(op['parameters']) ? op['parameters'] : [];
+    const inherited = Array.isArray(pathItem['parameters']) ? pathItem['parameters'] : [];
+    const taken = new Set([...inherited, ...own].map((raw) => parameterId(resolve(wes, WES_FILE, raw, `${operationId} parameter`))));
+    params.forEach((raw, i) => {
+      const param = resolve(ferry, FERRY_FILE, raw, `${label}[${i}]`);
+      if (typeof param['name'] !== 'string' || typeof param['in'] !== 'string') fail(`${label}[${i}]: a parameter needs a name and "in"`);
+      const id = parameterId(param);
+      if (taken.has(id)) fail(`${label}: ${operationId} already has the ${id}`);
+      taken.add(id);
+      own.push(raw);
+    });
+    op['parameters'] = own;
+  }
+}
+
 /**
  * Merges the bundled WES document and the bundled ferry.yaml into the document Ferry serves.
  * Both inputs must already be self-contained (see bundle.ts); neither is modified.
@@ -174,6 +231,7 @@ export function mergeSpecs(wesBundled: JsonObject, ferryBundled: JsonObject): Js
   // Other top-level WES keys (x-tagGroups, externalDocs, security, ...) verbatim.
   const otherTopLevel = Object.fromEntries(Object.entries(wes).filter(([key]) => !MERGED_KEYS.has(key)));
 
+  addOperationParameters(wes, ferry);
   return {
     'x-generated': GENERATED_NOTE,
     openapi: openapiVersion,

@@ -258,7 +258,9 @@ async function readForm(
 function describeValidation(errors: ErrorObject[]): string {
   const parts = errors.slice(0, 5).map((e) => {
     const where = e.instancePath.replace(/^\/(query|path|header|requestBody)\/?/, (_m, k: string) => (k === 'requestBody' ? 'body ' : `${k} `)).replace(/\//g, '.');
-    return `${where.trim() || 'request'} ${e.message ?? 'is invalid'}`;
+    // An enum's values are few and the fix: name them (the states a filter takes, say).
+    const allowed = e.keyword === 'enum' && Array.isArray(e.params.allowedValues) ? `: ${e.params.allowedValues.join(', ')}` : '';
+    return `${where.trim() || 'request'} ${e.message ?? 'is invalid'}${allowed}`;
   });
   return `The request does not match the API: ${parts.join('; ')}.`;
 }

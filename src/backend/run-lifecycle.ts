@@ -11,6 +11,9 @@ import { ConflictError, OperationForbiddenError, WorkflowNotFoundError } from '.
 import { KeyedLock } from '../util/keyed-lock.js';
 import { isIdentityAlive } from '../util/process.js';
 
+/** What a run waiting in the task runner's queue can be in (see TaskRunner.isWaiting). */
+const WAITING_STATES: ReadonlySet<State> = new Set<State>(['QUEUED', 'CANCELING']);
+
 export interface RunLifecycleDeps {
   workDir: string;
   store: StateStore;
@@ -58,6 +61,16 @@ export class RunLifecycle {
     if (!(await wf.exists())) throw new WorkflowNotFoundError(runId);
     if (caller !== null && !maySee(caller, await wf.get(RunKeys.owner))) throw new WorkflowNotFoundError(runId);
     return wf;
+  }
+
+  /**
+   * The states a run that has not ended may be in, as far as this server
+   * knows without reading the store: one still waiting in its queue is
+   * QUEUED, or CANCELING while a cancel drops it; of any other, only the
+   * store can tell (null).
+   */
+  possibleStates(runId: string): ReadonlySet<State> | null {
+    return this.deps.taskRunner.isWaiting(runId) ? WAITING_STATES : null;
   }
 
   /**

@@ -114,7 +114,8 @@ export class ToilBackend extends WESBackend implements WesHandlers {
   }
 
   async ListRuns(input: Ops.ListRunsInput, caller: Caller): Promise<Ops.ListRunsResult> {
-    return { status: 200, body: await this.listing.page(this.pageSize(input.query.page_size), input.query.page_token, caller) };
+    const { page_size, page_token, ...filters } = input.query;
+    return { status: 200, body: await this.listing.page(this.pageSize(page_size), page_token, caller, filters) };
   }
 
   /** POST /runs. `workflow_attachment` is the staging folder the HTTP layer streamed the attachments into. */

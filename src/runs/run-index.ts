@@ -1,34 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LineTail } from '../util/line-tail.js';
-import { decodePageToken, encodePageToken } from '../util/page-token.js';
+import type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
+import { RunLists, type RunFilter } from './run-lists.js';
+import { removeSorted } from './seq-list.js';
 import { isRunId, type StateStore } from './state-store.js';
 import { isTerminal, type State } from './state-machine.js';
 import { RunKeys } from './workflow.js';
 
-/** A finished run's summary: final, so the index can answer for it without reading the store. */
-export interface FinalSummary {
-  state: State;
-  start_time?: string;
-  end_time?: string;
-}
-
-/** One run in the listing order. */
-export interface IndexEntry {
-  seq: number;
-  runId: string;
-  tags: Record<string, string>;
-  /** The user the run belongs to (absent: submitted without authentication). */
-  owner?: string;
-  /** Set once the run is known to have ended. */
-  final?: FinalSummary;
-}
-
-/** What the index keeps of a run besides its id: from the request and record when it is rebuilt. */
-export interface IndexFacts {
-  tags: Record<string, string>;
-  owner?: string;
-}
+export type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
+export type { RunFilter } from './run-lists.js';
 
 /** Where a state store keeps its run index. */
 export function runIndexFile(stateStore: string): string {
@@ -85,12 +66,12 @@ export async function appendDeleted(file: string, runId: string): Promise<void> 
 export class RunIndex {
   private readonly entries: IndexEntry[] = [];
   private readonly byId = new Map<string, IndexEntry>();
-  /** Each owner's entries, oldest first, so that a user's page costs the page. */
-  private readonly byOwner = new Map<string, IndexEntry[]>();
   private readonly open = new Set<IndexEntry>();
   private readonly finalCounts = new Map<State, number>();
   /** The highest number given so far, deleted runs' included: numbers only count up. */
   private lastSeq = 0;
+  /** Each owner's runs, ended runs by state, runs by tag: what a filtered page is walked along. */
+  private readonly lists = new RunLists();
   private readonly tail: LineTail;
 
   private constructor(private readonly file: string) {
@@ -127,10 +108,10 @@ export class RunIndex {
     if (reset) {
       this.entries.length = 0;
       this.byId.clear();
-      this.byOwner.clear();
       this.open.clear();
       this.finalCounts.clear();
       this.lastSeq = 0;
+      this.lists.clear();
     }
     for (const line of lines) this.ingest(line);
   }
@@ -158,11 +139,7 @@ export class RunIndex {
     this.lastSeq = seq;
     const entry: IndexEntry = { seq, runId, tags: isStringRecord(tags) ? tags : {}, ...(typeof owner === 'string' ? { owner } : {}) };
     this.entries.push(entry);
-    if (entry.owner !== undefined) {
-      const own = this.byOwner.get(entry.owner);
-      if (own) own.push(entry);
-      else this.byOwner.set(entry.owner, [entry]);
-    }
+    this.lists.added(entry);
     this.open.add(entry);
     this.byId.set(runId, entry);
   }
@@ -191,6 +168,7 @@ export class RunIndex {
     entry.final = final;
     this.open.delete(entry);
     this.finalCounts.set(final.state, (this.finalCounts.get(final.state) ?? 0) + 1);
+    this.lists.ended(entry);
   }
 
   /**
@@ -212,13 +190,7 @@ export class RunIndex {
     this.byId.delete(runId);
     this.open.delete(entry);
     removeSorted(this.entries, entry);
-    if (entry.owner !== undefined) {
-      const own = this.byOwner.get(entry.owner);
-      if (own) {
-        removeSorted(own, entry);
-        if (own.length === 0) this.byOwner.delete(entry.owner);
-      }
-    }
+    this.lists.removed(entry);
     if (entry.final) {
       const left = (this.finalCounts.get(entry.final.state) ?? 1) - 1;
       if (left > 0) this.finalCounts.set(entry.final.state, left);
@@ -298,39 +270,19 @@ export class RunIndex {
   }
 
   /**
-   * A page, newest first: of every run, or of `owner`'s runs only. The token
-   * holds the sequence number to continue below, so runs added meanwhile
-   * never shift later pages.
+   * Up to `limit` entries that may match `filter`, in its order, strictly
+   * after the sequence number `after` (below it newest first, above it
+   * oldest first; from the start when absent): ended runs whose summary
+   * matches, and, under a state filter, runs not known to have ended, whose
+   * state the caller must read. Runs added meanwhile never shift what comes
+   * after a cursor.
+   *
+   * The walk goes along the shortest of the lists the filter names (see
+   * RunLists), so it costs the entries it passes, never the number of runs.
    */
-  page(size: number, token?: string, owner?: string): { entries: IndexEntry[]; nextPageToken: string } {
-    const list = owner === undefined ? this.entries : (this.byOwner.get(owner) ?? []);
-    const below = token ? decodePageToken('runs', token) : Number.MAX_SAFE_INTEGER;
-    // Entries are sorted by seq: binary search for the first one >= below.
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid]!.seq < below) lo = mid + 1;
-      else hi = mid;
-    }
-    const end = lo;
-    const start = Math.max(0, end - size);
-    const entries = list.slice(start, end).reverse();
-    const nextPageToken = start > 0 ? encodePageToken('runs', list[start]!.seq) : '';
-    return { entries, nextPageToken };
+  select(filter: RunFilter, limit: number, after?: number): IndexEntry[] {
+    return this.lists.select(this.entries, this.open, filter, limit, after);
   }
-}
-
-/** Removes `entry` from `list`, sorted by seq (found by binary search). */
-function removeSorted(list: IndexEntry[], entry: IndexEntry): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]!.seq < entry.seq) lo = mid + 1;
-    else hi = mid;
-  }
-  if (list[lo] === entry) list.splice(lo, 1);
 }
 
 function isStringRecord(v: unknown): v is Record<string, string> {

@@ -23,6 +23,8 @@ export interface QueueingRunnerOptions {
  */
 export abstract class QueueingTaskRunner implements TaskRunner {
   private readonly waiting: string[] = [];
+  /** The same runs, to answer isWaiting and isLive without a search of the queue. */
+  private readonly waitingIds = new Set<string>();
   protected readonly active = new Set<string>();
   private readonly done = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   private readonly failed = new Set<string>();
@@ -41,13 +43,13 @@ export abstract class QueueingTaskRunner implements TaskRunner {
     if (this.done.has(runId)) return;
     this.track(runId);
     this.waiting.push(runId);
+    this.waitingIds.add(runId);
     this.pump();
   }
 
   async cancel(runId: string): Promise<void> {
-    const at = this.waiting.indexOf(runId);
-    if (at !== -1) {
-      this.waiting.splice(at, 1);
+    if (this.waitingIds.delete(runId)) {
+      this.waiting.splice(this.waiting.indexOf(runId), 1);
       const wf = this.workflow(runId);
       await wf.set(RunKeys.endTime, wesTime(new Date()));
       await wf.addSystemLog('Run canceled before it started.');
@@ -67,7 +69,11 @@ export abstract class QueueingTaskRunner implements TaskRunner {
   }
 
   isLive(runId: string): boolean {
-    return this.active.has(runId) || this.waiting.includes(runId);
+    return this.active.has(runId) || this.waitingIds.has(runId);
+  }
+
+  isWaiting(runId: string): boolean {
+    return this.waitingIds.has(runId);
   }
 
   settled(runId: string): Promise<void> {
@@ -81,6 +87,7 @@ export abstract class QueueingTaskRunner implements TaskRunner {
 
   /** Runs waiting for a slot, oldest first (they are dropped from the queue). */
   protected drainQueue(): string[] {
+    this.waitingIds.clear();
     return this.waiting.splice(0);
   }
 
@@ -104,6 +111,7 @@ export abstract class QueueingTaskRunner implements TaskRunner {
   protected pump(): void {
     while (!this.closed && this.active.size < this.opts.maxConcurrentRuns && this.waiting.length > 0) {
       const runId = this.waiting.shift()!;
+      this.waitingIds.delete(runId);
       this.active.add(runId);
       void this.launch(runId)
         .catch(async (err: unknown) => {

@@ -21,6 +21,11 @@ export interface TaskRunner {
   isOk(runId: string): boolean;
   /** True while the task is waiting or running in this runner. */
   isLive(runId: string): boolean;
+  /**
+   * True while the run waits for a slot in this runner, never started: its
+   * state is QUEUED (or CANCELING while a cancel drops it).
+   */
+  isWaiting(runId: string): boolean;
   /** Number of accepted runs waiting for a slot. */
   readonly queueLength: number;
   /** Waits until the run's task has finished (for tests and shutdown). */

@@ -2,7 +2,8 @@ import { MalformedRequestError } from './errors.js';
 
 /**
  * Opaque page tokens: base64url of a small JSON cursor tagged with what it
- * pages over, so a token from one listing is refused by another.
+ * pages over (a listing and its filters), so a token from one listing is
+ * refused by another.
  */
 export function encodePageToken(kind: string, cursor: number): string {
   return Buffer.from(JSON.stringify({ k: kind, c: cursor })).toString('base64url');
@@ -22,7 +23,12 @@ export function decodePageToken(kind: string, token: string): number {
   }
   if (typeof value !== 'object' || value === null) return bad();
   const { k, c } = value as { k?: unknown; c?: unknown };
-  if (k !== kind || typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) return bad();
+  if (typeof k !== 'string' || typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) return bad();
+  if (k !== kind) {
+    throw new MalformedRequestError(
+      `This page_token belongs to another listing (another run's tasks, or other filters or sort order); start this one without a page_token.`,
+    );
+  }
   return c;
 }
 

@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { appendDeleted, appendFinal, RunIndex } from '../../src/runs/run-index.js';
+import { appendDeleted, appendFinal, RunIndex, type IndexEntry } from '../../src/runs/run-index.js';
 import { LocalStateStore } from '../../src/runs/state-store.js';
-import { WesError } from '../../src/util/errors.js';
-import { encodePageToken } from '../../src/util/page-token.js';
+import { decodePageToken, encodePageToken } from '../../src/util/page-token.js';
 import { tempDir } from '../helper.js';
 
 type Tap = Parameters<typeof tempDir>[0];
@@ -18,13 +17,20 @@ async function setup(t: Tap): Promise<{ dir: string; file: string; store: LocalS
   return { dir, file: path.join(root, '.index', 'runs.jsonl'), store: new LocalStateStore(root) };
 }
 
+/** A page newest first, of every run or of `owner`'s, as the unfiltered listing pages it. */
+function pageOf(index: RunIndex, size: number, token?: string, owner?: string): { entries: IndexEntry[]; nextPageToken: string } {
+  const found = index.select(owner === undefined ? {} : { owner }, size + 1, token ? decodePageToken('runs', token) : undefined);
+  const entries = found.slice(0, size);
+  return { entries, nextPageToken: found.length > size ? encodePageToken('runs', entries[entries.length - 1]!.seq) : '' };
+}
+
 /** Every run id a full listing visits with this page size, page by page. */
 function visit(index: RunIndex, size: number): { ids: string[]; pages: number } {
   const ids: string[] = [];
   let token: string | undefined;
   let pages = 0;
   do {
-    const page = index.page(size, token);
+    const page = pageOf(index, size, token);
     t.ok(page.entries.length <= size, 'a page never exceeds its size');
     ids.push(...page.entries.map((e) => e.runId));
     token = page.nextPageToken || undefined;
@@ -34,21 +40,11 @@ function visit(index: RunIndex, size: number): { ids: string[]; pages: number } 
   return { ids, pages };
 }
 
-function expectBadToken(t: Tap & Pick<import('tap').Test, 'ok' | 'equal' | 'fail'>, fn: () => unknown, label: string): void {
-  try {
-    fn();
-    t.fail(`${label}: accepted`);
-  } catch (err) {
-    t.ok(err instanceof WesError, `${label}: a WesError`);
-    t.equal((err as WesError).statusCode, 400, `${label}: 400`);
-  }
-}
-
 t.test('add and page, newest first', async (t) => {
   const { file, store } = await setup(t);
   const index = await RunIndex.open(file, store);
   t.equal(index.size, 0);
-  t.same(index.page(10), { entries: [], nextPageToken: '' }, 'empty index: empty page, no token');
+  t.same(pageOf(index, 10), { entries: [], nextPageToken: '' }, 'empty index: empty page, no token');
 
   const ids = Array.from({ length: 5 }, newRunId);
   for (const [i, id] of ids.entries()) await index.add(id, { n: String(i) });
@@ -62,15 +58,15 @@ t.test('add and page, newest first', async (t) => {
   t.equal(index.size, 5, 'adding a run twice does nothing');
   t.equal(index.all()[2]!.tags.n, '2');
 
-  const p1 = index.page(2);
+  const p1 = pageOf(index, 2);
   t.same(p1.entries.map((e) => e.runId), [ids[4], ids[3]]);
   t.not(p1.nextPageToken, '');
-  const p2 = index.page(2, p1.nextPageToken);
+  const p2 = pageOf(index, 2, p1.nextPageToken);
   t.same(p2.entries.map((e) => e.runId), [ids[2], ids[1]]);
-  const p3 = index.page(2, p2.nextPageToken);
+  const p3 = pageOf(index, 2, p2.nextPageToken);
   t.same(p3.entries.map((e) => e.runId), [ids[0]]);
   t.equal(p3.nextPageToken, '', 'the last page has no token');
-  const whole = index.page(5);
+  const whole = pageOf(index, 5);
   t.same(whole.entries.map((e) => e.runId), [...ids].reverse());
   t.equal(whole.nextPageToken, '', 'a page that holds everything has no token');
 });
@@ -94,7 +90,7 @@ t.test('runs added between pages are neither repeated nor skipped', async (t) =>
   const old = Array.from({ length: 7 }, newRunId);
   for (const id of old) await index.add(id, {});
 
-  const first = index.page(3);
+  const first = pageOf(index, 3);
   t.same(first.entries.map((e) => e.runId), [old[6], old[5], old[4]]);
   const added = Array.from({ length: 4 }, newRunId);
   for (const id of added) await index.add(id, {});
@@ -102,7 +98,7 @@ t.test('runs added between pages are neither repeated nor skipped', async (t) =>
   const rest: string[] = [];
   let token = first.nextPageToken;
   while (token) {
-    const page = index.page(3, token);
+    const page = pageOf(index, 3, token);
     rest.push(...page.entries.map((e) => e.runId));
     token = page.nextPageToken;
     // Keep adding while paging.
@@ -115,38 +111,6 @@ t.test('runs added between pages are neither repeated nor skipped', async (t) =>
   t.same(fresh, [...added].reverse().concat([...old].reverse()), 'a new listing starts with the newcomers and holds everything once');
 });
 
-t.test('page tokens are opaque and checked', async (t) => {
-  const { file, store } = await setup(t);
-  const index = await RunIndex.open(file, store);
-  for (let i = 0; i < 4; i++) await index.add(newRunId(), {});
-  const token = index.page(1).nextPageToken;
-  t.match(token, /^[A-Za-z0-9_-]+$/, 'URL-safe');
-  t.notMatch(token, /^\d+$/, 'not a bare number');
-  t.equal(index.page(1, token).entries.length, 1, 'a real token works');
-
-  const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
-  const bad: Record<string, string> = {
-    garbage: 'not-a-token',
-    'invalid characters': 'abc$%^',
-    'plain number': '3',
-    'base64 of non-JSON': Buffer.from('hello').toString('base64url'),
-    'JSON null': b64(null),
-    'JSON array': b64([1]),
-    'negative cursor': b64({ k: 'runs', c: -1 }),
-    'fractional cursor': b64({ k: 'runs', c: 1.5 }),
-    'string cursor': b64({ k: 'runs', c: '2' }),
-    'huge cursor': b64({ k: 'runs', c: 1e300 }),
-    'missing kind': b64({ c: 2 }),
-    'another listing\'s token': encodePageToken('tasks:run-0123456789abcdef0123456789abcdef', 2),
-    'task token': encodePageToken('tasks', 2),
-    'very long': 'A'.repeat(5000),
-    'padded base64': `${b64({ k: 'runs', c: 22 })}=`,
-  };
-  for (const [label, value] of Object.entries(bad)) {
-    expectBadToken(t, () => index.page(2, value), label);
-  }
-});
-
 t.test('reopening the file restores the order', async (t) => {
   const { file, store } = await setup(t);
   const index = await RunIndex.open(file, store);
@@ -155,7 +119,7 @@ t.test('reopening the file restores the order', async (t) => {
 
   const reopened = await RunIndex.open(file, store);
   t.same(reopened.all(), index.all(), 'same entries, same seq, same tags');
-  t.same(reopened.page(10).entries.map((e) => e.runId), [...ids].reverse());
+  t.same(pageOf(reopened, 10).entries.map((e) => e.runId), [...ids].reverse());
   const next = newRunId();
   await reopened.add(next, {});
   t.equal(reopened.all().at(-1)!.seq, 7, 'numbering carries on');
@@ -197,7 +161,7 @@ t.test('runs in the store but missing from the index are added on open', async (
   );
   t.same(reopened.all()[1]!.tags, { recovered: lost[1]!.slice(0, 12) }, 'with their tags');
   t.equal(reopened.all()[1]!.owner, 'ann', 'and their owner');
-  t.same(reopened.page(10, undefined, 'ann').entries.map((e) => e.runId), [lost[0], lost[1]], "the owner's page holds them, newest first");
+  t.same(pageOf(reopened, 10, undefined, 'ann').entries.map((e) => e.runId), [lost[0], lost[1]], "the owner's page holds them, newest first");
   t.same(reopened.all()[3]!.tags, {}, 'failing to read tags loses the tags, not the run');
   t.same(reopened.all()[0]!.tags, { listed: 'yes' });
 
@@ -248,7 +212,7 @@ t.test('a torn last line (crash mid-append) does not swallow the next run', asyn
   await store.set(b, 'state', 'QUEUED');
   await index.add(b, { after: 'crash' });
   t.ok(index.has(b), 'the run added after the torn line is in the index');
-  t.same(index.page(10).entries.map((e) => e.runId), [b, a], 'and is listed');
+  t.same(pageOf(index, 10).entries.map((e) => e.runId), [b, a], 'and is listed');
   const reopened = await RunIndex.open(file, store);
   t.ok(reopened.has(b), 'and is still there after reopening');
 });
@@ -330,7 +294,7 @@ t.test('final summaries: appended by anyone, read on open, first one wins, bad o
 
   const reopened = await RunIndex.open(file, store);
   t.same([a, b, c].map((id) => reopened.get(id)?.final?.state), ['COMPLETE', undefined, 'CANCELED'], 'a new server knows them from the file alone');
-  t.same(reopened.page(10).entries.map((e) => e.runId), [c, b, a], 'the order is untouched');
+  t.same(pageOf(reopened, 10).entries.map((e) => e.runId), [c, b, a], 'the order is untouched');
 });
 
 t.test('concurrent adds are written together and keep unique, ordered sequence numbers', async (t) => {
@@ -375,7 +339,7 @@ t.test('deleted runs: gone from pages, owners\' pages, counts and the file; numb
   await index.recordFinal(ids[0]!, { state: 'COMPLETE', end_time: '2024-01-01T00:00:00Z' });
   await index.recordFinal(ids[1]!, { state: 'COMPLETE' });
   await index.recordFinal(ids[2]!, { state: 'CANCELED' });
-  const before = index.page(2);
+  const before = pageOf(index, 2);
   t.same(before.entries.map((e) => e.runId), [ids[5], ids[4]]);
 
   await index.recordDeleted(ids[0]!); // ann's, ended
@@ -386,18 +350,18 @@ t.test('deleted runs: gone from pages, owners\' pages, counts and the file; numb
   t.equal(index.get(ids[3]!), undefined);
   t.equal(index.size, 3);
   t.same(visit(index, 1).ids, [ids[4], ids[2], ids[1]], 'a listing walks the others, page by page');
-  t.same(index.page(10, undefined, 'ann').entries.map((e) => e.runId), [ids[4], ids[2]], "ann's page");
-  t.same(index.page(10, undefined, 'bob').entries.map((e) => e.runId), [ids[1]], "bob's page");
+  t.same(pageOf(index, 10, undefined, 'ann').entries.map((e) => e.runId), [ids[4], ids[2]], "ann's page");
+  t.same(pageOf(index, 10, undefined, 'bob').entries.map((e) => e.runId), [ids[1]], "bob's page");
   t.same(Object.fromEntries(index.endedCounts()), { COMPLETE: 1, CANCELED: 1 }, 'counts lose the deleted ended run');
   t.same(index.unfinished().map((e) => e.runId).sort(), [ids[4]!].sort(), 'and the unfinished ones');
-  t.same(index.page(2, before.nextPageToken).entries.map((e) => e.runId), [ids[2], ids[1]], 'a token from before the deletions goes on where it was');
+  t.same(pageOf(index, 2, before.nextPageToken).entries.map((e) => e.runId), [ids[2], ids[1]], 'a token from before the deletions goes on where it was');
 
   // The next run must not take the newest deleted run's number: a token below it would then show it.
   const tokenBelowDeleted = encodePageToken('runs', index.all().at(-1)!.seq + 1);
   const late = newRunId();
   await index.add(late, {});
   t.equal(index.all().at(-1)!.seq, 7, 'numbers go on after the deleted newest run (6)');
-  t.notOk(index.page(10, tokenBelowDeleted).entries.some((e) => e.runId === late), 'so an older token does not show a newer run');
+  t.notOk(pageOf(index, 10, tokenBelowDeleted).entries.some((e) => e.runId === late), 'so an older token does not show a newer run');
 
   const lines = (await fs.readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.same(lines.filter((l) => 'deleted' in l).map((l) => l.deleted), [ids[0], ids[3], ids[5], ids[5]], 'tombstones in the file');

@@ -6,7 +6,7 @@ import { Staging } from '../../src/backend/staging.js';
 import { LocalStateStore } from '../../src/runs/state-store.js';
 import type { TaskRunner } from '../../src/tasks/task-runner.js';
 import { journalDir, recoverJournal, SubmissionJournal, type JournalEntry } from '../../src/runs/submission-journal.js';
-import { buildTestApp, call, submit, tempDir, waitForState, workflowsDir } from '../helper.js';
+import { buildTestApp, call, outputPath, submit, tempDir, waitForState, workflowsDir } from '../helper.js';
 
 const newRunId = (): string => `run-${Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('')}`;
 
@@ -121,6 +121,7 @@ t.test('a submission acknowledged before a machine crash survives it', async (t)
     reapAbandoned: async () => undefined,
     isOk: () => true,
     isLive: (runId) => held.includes(runId),
+    isWaiting: (runId) => held.includes(runId),
     get queueLength() {
       return held.length;
     },
@@ -146,7 +147,7 @@ t.test('a submission acknowledged before a machine crash survives it', async (t)
   t.equal(await waitForState(t, second, runId), 'COMPLETE', 'the run is rebuilt and runs');
   const log = (await call(t, second, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` })).json() as { outputs: { output?: { location?: string } } };
   const location = log.outputs.output?.location ?? '';
-  t.equal(await fs.readFile(location.startsWith('file://') ? new URL(location) : location, 'utf8'), 'after the crash\n', 'with its own inputs');
+  t.equal(await fs.readFile(outputPath(second, location), 'utf8'), 'after the crash\n', 'with its own inputs');
   t.same(await fs.readdir(journalDir(stateStore)), [], 'and the journal is empty');
 });
 

@@ -146,6 +146,9 @@ function ferryOperation(operationId: string, parameters: unknown[] = []): Record
   };
 }
 
+/** A query parameter ferry.yaml might add to a WES operation. */
+const ORDER_PARAMETER = { name: 'order', in: 'query', schema: { type: 'string' } };
+
 /** Where ferry.yaml's RunNotFound response names its body schema. */
 const RUN_NOT_FOUND_SCHEMA = ['components', 'responses', 'RunNotFound', 'content', 'application/json', 'schema'];
 
@@ -272,6 +275,37 @@ const failures: FailureCase[] = [
     stderr: [/\/ga4gh\/wes\/v1\/runs\/\{id\}/, /already defined as "\/ga4gh\/wes\/v1\/runs\/\{run_id\}"/],
   },
   {
+    name: 'a parameter added to an operation WES does not have',
+    edits: { [FERRY]: setInYaml(['x-ferry-operation-parameters'], { ListRunz: [ORDER_PARAMETER] }) },
+    stderr: [/x-ferry-operation-parameters\.ListRunz/, /no operation "ListRunz"/],
+  },
+  {
+    name: 'a parameter added to one of ferry.yaml\'s own operations',
+    edits: { [FERRY]: setInYaml(['x-ferry-operation-parameters'], { GetRoot: [ORDER_PARAMETER] }) },
+    stderr: [/x-ferry-operation-parameters\.GetRoot/, /no operation "GetRoot"/],
+  },
+  {
+    name: 'a parameter added that the WES operation already has',
+    edits: {
+      [FERRY]: setInYaml(['x-ferry-operation-parameters'], { ListRuns: [{ name: 'page_size', in: 'query', schema: { type: 'string' } }] }),
+    },
+    stderr: [/ListRuns already has the query parameter "page_size"/],
+  },
+  {
+    name: 'the same parameter added twice',
+    edits: {
+      [FERRY]: setInYaml(['x-ferry-operation-parameters'], { ListRuns: [ORDER_PARAMETER, ORDER_PARAMETER] }),
+    },
+    stderr: [/ListRuns already has the query parameter "order"/],
+  },
+  {
+    name: 'an added parameter whose $ref leads nowhere',
+    edits: {
+      [FERRY]: setInYaml(['x-ferry-operation-parameters'], { ListRuns: [{ $ref: '#/components/parameters/NoSuchFilter' }] }),
+    },
+    stderr: [/#\/components\/parameters\/NoSuchFilter/, /ferry\.yaml/],
+  },
+  {
     name: 'a component of ferry.yaml that differs from the WES one of the same name',
     edits: {
       [FERRY]: (s) => replaceOnce(s, 'description: A detailed error message.', 'description: A detailed message.'),
@@ -359,6 +393,21 @@ t.test('a valid spec change makes generated/ stale until it is regenerated', asy
   t.match(fresh.stdout, /generated\/ is up to date/);
 });
 
+t.test('parameters ferry.yaml adds to a WES operation follow its own, in generated/ and its types', async (t) => {
+  const dir = await copyTree(t);
+  await editSpec(dir, FERRY, setInYaml(['x-ferry-operation-parameters'], { ListTasks: [ORDER_PARAMETER] }));
+  const res = await generate(dir);
+  t.equal(res.code, 0, `generate: exit 0 (stderr: ${res.stderr})`);
+  const bundled = JSON.parse(await fs.readFile(path.join(dir, 'generated', 'openapi.json'), 'utf8')) as {
+    paths: Record<string, Record<string, { parameters?: { name?: string; $ref?: string }[] }>>;
+  };
+  const params = bundled.paths['/ga4gh/wes/v1/runs/{run_id}/tasks']?.['get']?.parameters ?? [];
+  t.same(params.map((p) => p.name ?? p.$ref), ['run_id', 'page_size', 'page_token', 'order'], "after the operation's own");
+  t.notOk('x-ferry-operation-parameters' in bundled, 'the extension itself is not served');
+  const schema = await fs.readFile(path.join(dir, 'generated', 'schema.ts'), 'utf8');
+  t.match(schema, /ListTasks: \{\n\s+parameters: \{\n\s+query\?: \{[^}]*\border\?: string;/, 'the query type has it');
+});
+
 t.test("the repository's generated/operations.ts matches its openapi.json", async (t) => {
   const bundled = JSON.parse(await fs.readFile(path.join(REPO, 'generated', 'openapi.json'), 'utf8')) as {
     paths: Record<string, Record<string, { operationId?: string }>>;
@@ -370,6 +419,13 @@ t.test("the repository's generated/operations.ts matches its openapi.json", asyn
   );
   t.same([...operationIds], fromSpec, 'operationIds lists every operation, in document order');
   t.equal(new Set(fromSpec).size, fromSpec.length, 'no operationId twice');
+
+  const listRuns = (bundled.paths['/ga4gh/wes/v1/runs']?.['get'] as { parameters?: ({ name?: string; $ref?: string })[] } | undefined)?.parameters ?? [];
+  t.same(
+    listRuns.map((p) => p.name ?? p.$ref),
+    ['page_size', 'page_token', ...['StateFilter', 'TagKeyFilter', 'TagValueFilter', 'SortOrder'].map((n) => `#/components/parameters/${n}`)],
+    "ListRuns: WES's parameters, then ferry.yaml's filters",
+  );
 
   const source = await fs.readFile(path.join(REPO, 'generated', 'operations.ts'), 'utf8');
   t.match(source, /^export interface OperationHandlers<Files = UploadedFile\[\], Caller = undefined> \{$/m, 'OperationHandlers takes Files and Caller');
