@@ -17,6 +17,8 @@ export const workflowsDir = path.join(fixturesDir, 'workflows');
 /** A temp folder removed when the test ends. */
 export async function tempDir(t: Tap, prefix = 'ferry-test-'): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  // As a folder an administrator shares with runs: a root server's runs are the unprivileged user, who must get through it.
+  await fs.chmod(dir, 0o755);
   t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
   return dir;
 }

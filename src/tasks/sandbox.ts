@@ -33,7 +33,17 @@ export interface SandboxPolicy {
    * configuration and credential files.
    */
   hidden: readonly string[];
+  /**
+   * The unprivileged user the run becomes inside its sandbox when the server
+   * runs as root: root, even without capabilities, owns the machine's files
+   * (device nodes among them), and tools act differently as root (tar
+   * restoring owners). Its run folder is handed to that user first.
+   */
+  runAs?: { uid: number; gid: number };
 }
+
+/** Who a run is, inside its sandbox, when the server is root: the `nobody` user and group. */
+export const UNPRIVILEGED = { uid: 65534, gid: 65534 } as const;
 
 /** What a run may use of the system, read-only, at the same paths. */
 const SYSTEM_FOLDERS = ['/usr', '/etc'];
@@ -55,15 +65,15 @@ export interface SandboxedRun {
 }
 
 interface Mount {
-  /** `ro`/`rw`: bind `src` at `dest`; `mask`: hide `dest` (an empty folder, or an unreadable file). */
-  kind: 'ro' | 'rw' | 'mask';
+  /** `ro`/`rw`: bind `src` at `dest`; `mask`: hide `dest` (an empty folder, or an unreadable file); `dir`: a folder anyone may pass through. */
+  kind: 'ro' | 'rw' | 'mask' | 'dir';
   src: string;
   dest: string;
   directory: boolean;
 }
 
 /** Ordering of mounts at the same path: a mask goes over a read-only bind, a run's own folder over both. */
-const RANK: Record<Mount['kind'], number> = { ro: 0, mask: 1, rw: 2 };
+const RANK: Record<Mount['kind'], number> = { ro: 0, mask: 1, dir: 2, rw: 3 };
 
 /**
  * The command that runs `argv` in the run's sandbox. Mounts go shallowest
@@ -79,7 +89,9 @@ export async function sandboxCommand(policy: SandboxPolicy, run: SandboxedRun, a
     '--die-with-parent',
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     ...(policy.network ? [] : ['--unshare-net']),
+    // No capabilities; as root, only those that setpriv needs to become the unprivileged user (it then has none).
     '--cap-drop', 'ALL',
+    ...(policy.runAs ? ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'] : []),
   ];
   const readable: string[] = [];
   for (const folder of SYSTEM_FOLDERS) {
@@ -117,6 +129,11 @@ export async function sandboxCommand(policy: SandboxPolicy, run: SandboxedRun, a
       if (readable.some((r) => isInside(r, p))) mounts.push({ kind: 'mask', src: p, dest: p, directory });
     }
   }
+  if (policy.runAs) {
+    // The folders on the way to the run's own are made by bubblewrap with the modes of the machine's (a private
+    // temporary folder's 0700, say): made passable instead, for the unprivileged user the run becomes.
+    for (let p = path.dirname(run.runDir); p !== path.dirname(p); p = path.dirname(p)) mounts.push({ kind: 'dir', src: p, dest: p, directory: true });
+  }
   mounts.push({ kind: 'rw', src: run.tmpDir, dest: '/tmp', directory: true });
   mounts.push({ kind: 'rw', src: run.runDir, dest: run.runDir, directory: true });
 
@@ -125,14 +142,37 @@ export async function sandboxCommand(policy: SandboxPolicy, run: SandboxedRun, a
   for (const m of mounts) {
     if (m.kind === 'ro') args.push('--ro-bind', m.src, m.dest);
     else if (m.kind === 'rw') args.push('--bind', m.src, m.dest);
+    else if (m.kind === 'dir') args.push('--perms', '0755', '--dir', m.dest);
     // An empty folder the run cannot write to (deeper mounts are still made in it).
     else if (m.directory) args.push('--perms', '0555', '--tmpfs', m.dest);
     else args.push('--ro-bind', '/dev/null', m.dest);
   }
   // Last, so that not even an allowed root of `/` brings the machine's own in.
   args.push('--proc', '/proc', '--dev', '/dev');
-  args.push('--chdir', run.cwd, '--', ...argv);
+  const as = policy.runAs;
+  const become = as ? ['/usr/bin/setpriv', `--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', '--'] : [];
+  args.push('--chdir', run.cwd, '--', ...become, ...argv);
   return args;
+}
+
+/**
+ * Hands a run's folder to the user the run becomes (see `runAs`), so that it
+ * can write there: the folder and everything in it, links themselves, not
+ * what they point at. Nothing to do otherwise.
+ */
+export async function prepareRunFolder(policy: SandboxPolicy, runDir: string): Promise<void> {
+  const as = policy.kind === 'bwrap' ? policy.runAs : undefined;
+  if (!as) return;
+  const walk = async (p: string): Promise<void> => {
+    await fs.lchown(p, as.uid, as.gid);
+    const entries = await fs.readdir(p, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const full = path.join(p, e.name);
+      if (e.isDirectory()) await walk(full);
+      else await fs.lchown(full, as.uid, as.gid).catch(() => undefined);
+    }
+  };
+  await walk(runDir);
 }
 
 /**
@@ -188,6 +228,7 @@ export async function probeSandbox(policy: Omit<SandboxPolicy, 'kind' | 'bwrap'>
     const run = { runDir: path.join(runDir, 'run'), tmpDir: path.join(runDir, 'run', 'tmp'), cwd: path.join(runDir, 'run') };
     await fs.mkdir(run.tmpDir, { recursive: true });
     await fs.writeFile(path.join(runDir, 'beside'), '');
+    await prepareRunFolder({ ...policy, kind: 'bwrap', bwrap }, run.runDir);
     const script = 'echo ok > "$1/probe" && test ! -e "$2" && test -d /proc/self';
     const argv = await sandboxCommand({ ...policy, kind: 'bwrap', bwrap }, run, ['/bin/sh', '-c', script, 'sh', run.runDir, path.join(runDir, 'beside')]);
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
@@ -222,6 +263,7 @@ export function sandboxPolicy(
   config: SandboxSettings,
   probe: SandboxProbe,
   home = process.env.HOME,
+  uid = process.getuid?.() ?? -1,
 ): SandboxPolicy {
   const hidden = [config.workDir, config.stateStore, home, config.authHtpasswd, config.authTokens, config.workflowAllowList];
   return {
@@ -230,6 +272,7 @@ export function sandboxPolicy(
     network: config.sandboxNetwork,
     readOnly: config.allowedFileRoots,
     hidden: hidden.filter((p): p is string => typeof p === 'string' && path.isAbsolute(p)),
+    ...(uid === 0 ? { runAs: UNPRIVILEGED } : {}),
   };
 }
 

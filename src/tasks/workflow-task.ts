@@ -13,7 +13,7 @@ import { errnoCode, storageTrouble } from '../util/errors.js';
 import { groupAlive, signalQuietly } from '../util/process.js';
 import { wesTime } from '../util/time.js';
 import { engineEnvironment, findRunProcesses, killRunProcesses, RUN_MARKER_ENV } from './run-processes.js';
-import { sandboxCommand, sandboxedLeader, type SandboxPolicy } from './sandbox.js';
+import { prepareRunFolder, sandboxCommand, sandboxedLeader, type SandboxPolicy } from './sandbox.js';
 
 export interface WorkflowTaskOptions {
   /** How long the engine gets between SIGTERM and SIGKILL of all its processes. */
@@ -264,6 +264,8 @@ export class WorkflowTask {
 
   private async spawnEngine(ctx: RunContext, command: EngineCommand): Promise<number> {
     const sandbox = this.options.sandbox;
+    // In a sandbox as another user (a server running as root), the run's folder is that user's first.
+    if (sandbox) await prepareRunFolder(sandbox, ctx.runDir);
     const argv = sandbox ? await sandboxCommand(sandbox, { runDir: ctx.runDir, tmpDir: ctx.tmpDir, cwd: ctx.executionDir }, command.argv) : command.argv;
     const [file, ...args] = argv;
     if (!file) throw new Error('engine produced an empty command');

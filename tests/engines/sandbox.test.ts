@@ -103,6 +103,9 @@ function lookAround(l: Layout, other: { runId: string; output: string }, port: n
     tokens: `grep -q alice '${authTokens}'`,
     home: `test -d '${process.env.HOME ?? '/root'}' && ls -a '${process.env.HOME ?? '/root'}' | grep -q .`,
     shadow: 'grep -q root /etc/shadow',
+    // The machine's device nodes belong to root: a run of a root server must not be able to change them (a no-op mode here).
+    device_mode: 'chmod 666 /dev/null',
+    root: 'test "$(id -u)" = 0',
     // The server and the supervisors are node processes; a run's own are not.
     server_processes: 'cat /proc/[0-9]*/comm | grep -qx node',
     // What a run still needs.
@@ -135,6 +138,7 @@ t.test('a sandboxed run sees its own folder, the system and the allowed roots, a
       const found = await snoop(t, app, engine, lookAround(l, other, port));
       t.same(found, {
         other_output: false, other_folder: false, work_listing: false, state_store: false, tokens: false, home: false, shadow: false, server_processes: false,
+        device_mode: false, root: false,
         system: true, own_write: true, tmp_write: true, allowed_read: true, allowed_write: false, network: true,
       });
     });

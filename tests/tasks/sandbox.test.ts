@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { makeConfig } from '../../src/config/config.js';
-import { findBwrap, probeSandbox, resolveSandbox, sandboxedLeader, sandboxCommand, sandboxPolicy, SandboxUnavailableError, type SandboxPolicy } from '../../src/tasks/sandbox.js';
+import { findBwrap, prepareRunFolder, probeSandbox, UNPRIVILEGED, resolveSandbox, sandboxedLeader, sandboxCommand, sandboxPolicy, SandboxUnavailableError, type SandboxPolicy } from '../../src/tasks/sandbox.js';
 import { tempDir } from '../helper.js';
 
 /** The mounts of a sandbox command, as [flag, ...operands] in order, from after the namespace flags to `--chdir`. */
@@ -81,16 +81,24 @@ t.test('sandbox command', async (t) => {
     t.equal(position(m, '--tmpfs', '/'), -1);
   });
 
+  t.test('as root: the command becomes the unprivileged user, with only the capabilities for that', async (t) => {
+    const argv = await sandboxCommand({ ...base, runAs: { uid: 65534, gid: 65534 } }, run, ['cwltool', 'x.cwl']);
+    t.same(argv.slice(-8), ['--', '/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', 'cwltool', 'x.cwl']);
+    t.same(argv.slice(argv.indexOf('--cap-drop'), argv.indexOf('--cap-drop') + 6), ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID']);
+  });
+
   t.test('network off: a namespace of its own', async (t) => {
     t.ok((await sandboxCommand({ ...base, network: false }, run, ['true'])).includes('--unshare-net'));
   });
 
   t.test('policy from the configuration', async (t) => {
     const config = makeConfig({ workDir, allowedFileRoots: [root], authTokens: tokens, workflowAllowList: path.join(root, 'allow'), sandbox: 'bwrap', sandboxNetwork: false });
-    const policy = sandboxPolicy(config, { kind: 'bwrap', bwrap: '/usr/bin/bwrap' }, '/home/ferry');
+    const policy = sandboxPolicy(config, { kind: 'bwrap', bwrap: '/usr/bin/bwrap' }, '/home/ferry', 1000);
     t.same(policy.hidden, [workDir, config.stateStore, '/home/ferry', tokens, path.join(root, 'allow')]);
     t.same(policy.readOnly, [root]);
     t.equal(policy.network, false);
+    t.equal(policy.runAs, undefined, 'a server that is not root: runs are its user');
+    t.same(sandboxPolicy(config, { kind: 'bwrap', bwrap: '/usr/bin/bwrap' }, '/root', 0).runAs, { uid: 65534, gid: 65534 }, 'a root server: runs become nobody');
   });
 });
 
@@ -116,7 +124,9 @@ t.test('the engine inside a sandbox is found for signals, two generations below 
   const dir = await tempDir(t);
   const run = { runDir: dir, tmpDir: path.join(dir, 'tmp'), cwd: dir };
   await fs.mkdir(run.tmpDir);
-  const policy: SandboxPolicy = { kind: 'bwrap', bwrap: (await findBwrap()) ?? 'bwrap', network: true, readOnly: [], hidden: [] };
+  // As the server would have it: as root, the command becomes the unprivileged user (setpriv execs it: same pid).
+  const policy: SandboxPolicy = { kind: 'bwrap', bwrap: (await findBwrap()) ?? 'bwrap', network: true, readOnly: [], hidden: [], ...(process.getuid?.() === 0 ? { runAs: UNPRIVILEGED } : {}) };
+  await prepareRunFolder(policy, dir);
   const argv = await sandboxCommand(policy, run, ['/bin/sh', '-c', 'trap "echo terminated > ./term; exit 7" TERM; sleep 300 & wait']);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', detached: true });
   t.teardown(() => {
