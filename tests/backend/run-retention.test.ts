@@ -107,6 +107,9 @@ t.test('the sweeps run by themselves', async (t) => {
     await new Promise((r) => setTimeout(r, 100));
   }
   t.pass('finished, then deleted in the background');
-  t.match(lines.find((l) => l.msg === 'run deleted: past the retention time'), { run_id: echo });
+  // The run is gone (404) from the moment its deletion is marked; the sweep logs it once the deletion is done.
+  const logged = (): unknown => lines.find((l) => l.msg === 'run deleted: past the retention time');
+  for (const until = Date.now() + 30_000; !logged() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+  t.match(logged(), { run_id: echo });
   t.same(await listed(t, app), []);
 });
