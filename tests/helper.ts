@@ -180,3 +180,21 @@ export function outputPath(app: FastifyInstance, location: string): string {
   if (!m) throw new Error(`not an output URL: ${location}`);
   return path.join(app.ferry.config.workDir, decodeURIComponent(m[1]!), 'outputs', ...m[2]!.split('/').map(decodeURIComponent));
 }
+
+/**
+ * Every route of one run but DELETE (which ends it), as a client calls it:
+ * the ownership and deletion tests go through each, so a route added later
+ * belongs here.
+ */
+export const runRoutes = (runId: string): { method: 'GET' | 'POST'; url: string }[] => [
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` },
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/status` },
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/tasks` },
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/tasks/1` },
+  { method: 'GET', url: `/toil/wes/v1/logs/${runId}/stdout` },
+  { method: 'GET', url: `/toil/wes/v1/logs/${runId}/stderr` },
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs` },
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs/output.txt` },
+  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs.zip` },
+  { method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel` },
+];

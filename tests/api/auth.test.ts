@@ -7,7 +7,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import t from 'tap';
 import type { Test } from 'tap';
 import type { FerryConfig } from '../../src/config/config.js';
-import { buildTestApp, call, multipart, tempDir, workflowsDir } from '../helper.js';
+import { buildTestApp, call, multipart, tempDir, workflowsDir, runRoutes } from '../helper.js';
 
 /**
  * Authentication and ownership through the real app: bearer tokens and HTTP
@@ -49,19 +49,6 @@ async function waitDone(app: FastifyInstance, runId: string, headers: Record<str
   throw new Error(`run ${runId} did not finish`);
 }
 
-/** Every route of one run, as a client calls it. */
-const runRoutes = (runId: string): { method: 'GET' | 'POST'; url: string }[] => [
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` },
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/status` },
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/tasks` },
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/tasks/1` },
-  { method: 'GET', url: `/toil/wes/v1/logs/${runId}/stdout` },
-  { method: 'GET', url: `/toil/wes/v1/logs/${runId}/stderr` },
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs` },
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs/output.txt` },
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs.zip` },
-  { method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel` },
-];
 
 const listed = async (app: FastifyInstance, headers: Record<string, string>, query = ''): Promise<{ runs: { run_id: string }[]; next_page_token: string }> => {
   const res = await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs${query}`, headers });
@@ -139,6 +126,12 @@ t.test('who may do what', async (t) => {
     }
     for (const route of runRoutes(orphan.run_id)) {
       t.equal((await call(t, app, { ...route, headers: bearer('ann') })).statusCode, 404, `a run from before auth is no user's: ${route.url}`);
+    }
+    // DELETE ends a run: only others try it here, and find nothing.
+    for (const [who, headers] of [['bob', bearer('bob')], ['carol', basic('carol', CAROL_PASSWORD)], ['ann', bearer('ann')]] as const) {
+      const runId = who === 'ann' ? orphan.run_id : ann.run_id;
+      const res = await call(t, app, { method: 'DELETE', url: `/ga4gh/wes/v1/runs/${runId}`, headers });
+      t.equal(res.statusCode, 404, `${who} cannot delete ${who === 'ann' ? 'a run from before auth' : "ann's run"}`);
     }
     t.same((await listed(app, bearer('ann'))).runs.map((r) => r.run_id), [ann.run_id], 'ann lists her own run');
     t.same((await listed(app, bearer('bob'))).runs.map((r) => r.run_id), [bob.run_id], 'bob his');

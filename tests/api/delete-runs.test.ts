@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
 import { runIndexFile } from '../../src/runs/run-index.js';
-import { buildTestApp, call, multipart, tempDir, workflowsDir } from '../helper.js';
+import { buildTestApp, call, multipart, tempDir, workflowsDir, runRoutes } from '../helper.js';
 
 /**
  * DELETE /runs/{run_id}, Ferry's extension: a finished run goes entirely
@@ -44,20 +44,11 @@ async function waitForState(t: Test, app: FastifyInstance, runId: string, states
 const del = (t: Test, app: FastifyInstance, runId: string, headers: Headers = {}): Promise<LightMyRequestResponse> =>
   call(t, app, { method: 'DELETE', url: `/ga4gh/wes/v1/runs/${runId}`, headers });
 
-/** Every route of one run. */
-const runRoutes = (runId: string): { method: 'GET' | 'POST' | 'DELETE'; url: string }[] => [
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` },
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/status` },
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/tasks` },
-  { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/tasks/1` },
-  { method: 'GET', url: `/toil/wes/v1/logs/${runId}/stdout` },
-  { method: 'GET', url: `/toil/wes/v1/logs/${runId}/stderr` },
-  { method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel` },
-  { method: 'DELETE', url: `/ga4gh/wes/v1/runs/${runId}` },
-];
+/** Every route of one run, DELETE too. */
+const everyRoute = (runId: string): { method: 'GET' | 'POST' | 'DELETE'; url: string }[] => [...runRoutes(runId), { method: 'DELETE', url: `/ga4gh/wes/v1/runs/${runId}` }];
 
 async function expectGone(t: Test, app: FastifyInstance, runId: string, headers: Headers = {}): Promise<void> {
-  for (const route of runRoutes(runId)) {
+  for (const route of everyRoute(runId)) {
     const res = await call(t, app, { ...route, headers });
     t.equal(res.statusCode, 404, `${route.method} ${route.url}`);
     t.match(res.json(), { status_code: 404, msg: String }, 'the WES error body');
