@@ -6,7 +6,7 @@
  * `--trust-proxy`, the proxy's X-Forwarded-Proto/Host/Prefix).
  */
 import type { FastifyRequest } from 'fastify';
-import type { ApiLinks } from '../backend/api-links.js';
+import { LOCAL_PATH, type ApiLinks } from '../backend/api-links.js';
 
 const WES = '/ga4gh/wes/v1';
 const RUNS = `${WES}/runs/`;
@@ -46,7 +46,7 @@ export function requestBase(request: FastifyRequest, publicUrl: string | undefin
  * the fields that hold links are copied; the rest is shared with the backend's
  * (possibly cached) answer, which is never changed.
  */
-export function absoluteLinks(operationId: string, body: unknown, base: string): unknown {
+export function absoluteLinks(operationId: string, body: unknown, base: string, local = false): unknown {
   if (typeof body !== 'object' || body === null) return body;
   if (operationId === 'GetRunLog') {
     const log = body as { run_log?: Record<string, unknown>; task_logs_url?: unknown; outputs?: unknown };
@@ -55,7 +55,7 @@ export function absoluteLinks(operationId: string, body: unknown, base: string):
       ...log,
       ...(runLog ? { run_log: runLog } : {}),
       ...(log.task_logs_url !== undefined ? { task_logs_url: onBase(log.task_logs_url, base) } : {}),
-      ...(log.outputs !== undefined ? { outputs: outputsOnBase(log.outputs, base) } : {}),
+      ...(log.outputs !== undefined ? { outputs: outputsOnBase(log.outputs, base, local) } : {}),
     };
   }
   if (operationId === 'ListRunOutputs') {
@@ -72,13 +72,20 @@ function onBase(link: unknown, base: string): unknown {
   return typeof link === 'string' && link.startsWith('/') ? base + link : link;
 }
 
-/** Every File's and Directory's `location` under a run (outputs, secondaryFiles, listings), on `base`. */
-function outputsOnBase(value: unknown, base: string): unknown {
-  if (Array.isArray(value)) return value.map((v) => outputsOnBase(v, base));
+/**
+ * Every File's and Directory's `location` under a run (outputs,
+ * secondaryFiles, listings), on `base`; for a client on this machine
+ * (`local`), its `path` here too, as a local cwl-runner harness checks it
+ * (what Toil's server gives every client).
+ */
+function outputsOnBase(value: unknown, base: string, local = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => outputsOnBase(v, base, local));
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    out[key] = key === 'location' && typeof v === 'string' && v.startsWith(RUNS) ? base + v : outputsOnBase(v, base);
+    out[key] = key === 'location' && typeof v === 'string' && v.startsWith(RUNS) ? base + v : outputsOnBase(v, base, local);
   }
+  const here = (value as { [LOCAL_PATH]?: string })[LOCAL_PATH];
+  if (local && here !== undefined) out.path = here;
   return out;
 }

@@ -9,6 +9,7 @@ import type { Caller, Principal } from '../backend/caller.js';
 import { bindHandlers, type WESBackend } from '../backend/wes-backend.js';
 import { stringifyExact } from '../util/exact-json.js';
 import { MalformedRequestError, UnsupportedMediaTypeError, WesError } from '../util/errors.js';
+import { isLoopbackHost } from '../config/config.js';
 import { absoluteLinks, requestBase } from './links.js';
 import { receiveMultipart, type MultipartLimits } from './multipart.js';
 import { addressKey, LoginThrottle, SubmissionLimiter, type Clock } from './rate-limits.js';
@@ -128,7 +129,9 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
       let result = await handlers.get(operation.operationId!)!(input as never, caller);
       accepted = true;
       if (LINKED.has(operation.operationId!)) {
-        result = { ...result, body: absoluteLinks(operation.operationId!, result.body, requestBase(request, opts.publicUrl, opts.trustProxy ?? false)) };
+        // A client on this machine also gets each output's local path (a cwl-runner harness checks it); one elsewhere, only URLs.
+        const local = isLoopbackHost(request.ip);
+        result = { ...result, body: absoluteLinks(operation.operationId!, result.body, requestBase(request, opts.publicUrl, opts.trustProxy ?? false), local) };
       }
       if (opts.validateResponses !== 'off') checkResponse(api, operation, result, request, opts.validateResponses);
       await send(reply, result);

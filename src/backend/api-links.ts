@@ -10,3 +10,10 @@ export interface ApiLinks {
   output(runId: string, relative: string): string;
   serviceInfo(): string;
 }
+
+/**
+ * Where an output File or Directory is on this machine, kept beside its URL
+ * (a symbol: never serialized as such). The API layer shows it as `path` only
+ * to a client on this very machine.
+ */
+export const LOCAL_PATH: unique symbol = Symbol('ferry.localPath');

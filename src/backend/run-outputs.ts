@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { ToilWorkflow } from '../runs/workflow.js';
 import { errnoCode, MalformedRequestError, NotFoundError } from '../util/errors.js';
 import { isInside } from '../util/path-safety.js';
-import type { ApiLinks } from './api-links.js';
+import { LOCAL_PATH, type ApiLinks } from './api-links.js';
 
 /** A file of the outputs folder, as it is now. */
 export interface OutputFile {
@@ -48,11 +48,13 @@ export function publicOutputs(outputs: Record<string, unknown>, wf: ToilWorkflow
     if (typeof value !== 'object' || value === null) return value;
     const obj = value as Record<string, unknown>;
     const isFileOrFolder = obj.class === 'File' || obj.class === 'Directory';
-    const out: Record<string, unknown> = {};
+    const out: Record<string, unknown> & { [LOCAL_PATH]?: string } = {};
     for (const [key, v] of Object.entries(obj)) {
       if (isFileOrFolder && SERVER_PATH_FIELDS.has(key)) continue;
       out[key] = isFileOrFolder && key === 'location' ? publicLocation(v, root, wf.runId, links) : visit(v);
     }
+    const local = isFileOrFolder && typeof obj.location === 'string' ? localPath(obj.location) : null;
+    if (local !== null && isInside(root, local) && local !== root) out[LOCAL_PATH] = local;
     return out;
   };
   return visit(outputs) as Record<string, unknown>;

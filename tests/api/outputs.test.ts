@@ -15,6 +15,8 @@ import { buildTestApp, call, submit, waitForState, workflowsDir } from '../helpe
 
 const sha1 = (b: Buffer): string => `sha1$${createHash('sha1').update(b).digest('hex')}`;
 const BASE = 'http://localhost:80';
+/** A client's address on another machine. */
+const ELSEWHERE = '192.0.2.10';
 
 interface FileOut { class: 'File'; location: string; basename: string; size: number; checksum?: string; path?: string; dirname?: string; secondaryFiles?: FileOut[] }
 interface DirOut { class: 'Directory'; location: string; basename: string; listing: (FileOut | DirOut)[]; path?: string }
@@ -26,7 +28,8 @@ async function runMix(t: Test, app: FastifyInstance, engine = 'cwltool'): Promis
   t.equal(res.statusCode, 200, res.body);
   const runId = (res.json() as { run_id: string }).run_id;
   t.equal(await waitForState(t, app, runId), 'COMPLETE');
-  const log = await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` });
+  // As a client elsewhere sees it (one on this machine gets local paths too: see below).
+  const log = await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}`, remoteAddress: ELSEWHERE });
   return { runId, outputs: (log.json() as { outputs: Record<string, unknown> }).outputs, body: log.body };
 }
 
@@ -56,6 +59,16 @@ t.test('outputs over HTTP', async (t) => {
     const folder = outputs.folder as DirOut;
     t.equal(folder.location, `${prefix}dir`);
     t.same(folder.listing.map((e) => e.location).sort(), [`${prefix}dir/a.txt`, `${prefix}dir/sub`]);
+  });
+
+  t.test('a client on this machine gets each output\'s local path too, as a local cwl-runner harness checks it', async (t) => {
+    const log = (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}`, remoteAddress: '127.0.0.1' })).json() as { outputs: Record<string, FileOut & DirOut> };
+    const main = log.outputs.main!;
+    t.equal(main.location, `${prefix}main.txt`, 'the URL all the same');
+    t.equal(main.path, path.join(runDir, 'outputs', 'main.txt'));
+    t.equal(main.secondaryFiles?.[0]?.path, path.join(runDir, 'outputs', 'main.txt.idx'));
+    t.equal(log.outputs.folder!.path, path.join(runDir, 'outputs', 'dir'));
+    t.equal(await fs.readFile(main.path!, 'utf8'), 'main output\n');
   });
 
   t.test('each File fetched by its location matches its size and checksum', async (t) => {
