@@ -62,12 +62,12 @@ t.test('outputs over HTTP', async (t) => {
   });
 
   t.test('a client on this machine gets each output\'s local path too, as a local cwl-runner harness checks it', async (t) => {
-    const log = (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}`, remoteAddress: '127.0.0.1' })).json() as { outputs: Record<string, FileOut & DirOut> };
-    const main = log.outputs.main!;
+    const log = (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}`, remoteAddress: '127.0.0.1' })).json() as { outputs: { main: FileOut; folder: DirOut } };
+    const main = log.outputs.main;
     t.equal(main.location, `${prefix}main.txt`, 'the URL all the same');
     t.equal(main.path, path.join(runDir, 'outputs', 'main.txt'));
     t.equal(main.secondaryFiles?.[0]?.path, path.join(runDir, 'outputs', 'main.txt.idx'));
-    t.equal(log.outputs.folder!.path, path.join(runDir, 'outputs', 'dir'));
+    t.equal(log.outputs.folder.path, path.join(runDir, 'outputs', 'dir'));
     t.equal(await fs.readFile(main.path!, 'utf8'), 'main output\n');
   });
 
