@@ -130,7 +130,8 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
       accepted = true;
       if (LINKED.has(operation.operationId!)) {
         // A client on this machine also gets each output's local path (a cwl-runner harness checks it); one elsewhere, only URLs.
-        const local = isLoopbackHost(request.ip);
+        // With a public URL clients are elsewhere, and a loopback peer is a proxy in front: no local paths then.
+        const local = opts.publicUrl === undefined && isLoopbackHost(request.ip);
         result = { ...result, body: absoluteLinks(operation.operationId!, result.body, requestBase(request, opts.publicUrl, opts.trustProxy ?? false), local) };
       }
       if (opts.validateResponses !== 'off') checkResponse(api, operation, result, request, opts.validateResponses);

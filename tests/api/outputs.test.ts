@@ -186,6 +186,8 @@ t.test('links on the base clients reach the server at', async (t) => {
     const app = await buildTestApp(t, { publicUrl: 'https://wes.example/ferry' });
     const { runId, outputs } = await runMix(t, app);
     t.equal((outputs.main as FileOut).location, `https://wes.example/ferry/ga4gh/wes/v1/runs/${runId}/outputs/main.txt`);
+    const viaLocalProxy = (await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}`, remoteAddress: '127.0.0.1' })).json() as { outputs: { main: FileOut } };
+    t.equal(viaLocalProxy.outputs.main.path, undefined, 'a loopback peer of a server with a public URL is a proxy: no local paths');
   });
   t.test('X-Forwarded-* only with --trust-proxy', async (t) => {
     const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'wes.example', 'x-forwarded-prefix': '/wes' };
