@@ -22,6 +22,7 @@ import { RunIndex, runIndexFile } from './runs/run-index.js';
 import { LocalStateStore, type StateStore } from './runs/state-store.js';
 import { RunKeys, ToilWorkflow } from './runs/workflow.js';
 import { ChildProcessTaskRunner } from './tasks/child-process-runner.js';
+import { executorFor, slurmStart } from './tasks/executors.js';
 import { SupervisorTaskRunner } from './tasks/supervisor-runner.js';
 import { resolveSandbox, sandboxPolicy } from './tasks/sandbox.js';
 import { recoverJournal, SubmissionJournal } from './runs/submission-journal.js';
@@ -89,11 +90,13 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   }
   config = { ...config, sandbox: sandboxFound.kind };
   const sandbox = sandboxPolicy(config, sandboxFound);
+  // On a Slurm cluster: the controller must answer, and runs may choose among the partitions offered.
+  const scheduler = config.executor === 'slurm' ? await slurmStart(config, logger) : undefined;
   let taskRunner = parts.taskRunner;
   if (!taskRunner) {
     const runnerOptions = { workDir: config.workDir, store, activeRuns, maxConcurrentRuns: config.maxConcurrentRuns, cancelGraceMs: config.cancelGraceMs, logger };
     if (config.taskRunner === 'inline') {
-      taskRunner = new ChildProcessTaskRunner({ ...runnerOptions, engines, sandbox });
+      taskRunner = new ChildProcessTaskRunner({ ...runnerOptions, engines, sandbox, executor: (wf) => executorFor(config, wf, sandbox) });
     } else {
       const supervisors = new SupervisorTaskRunner({ ...runnerOptions, config });
       // Runs of an earlier server: adopt, requeue or declare lost, before answering anyone.
@@ -105,6 +108,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   const allowList = config.workflowAllowList ? await WorkflowAllowList.open(config.workflowAllowList) : undefined;
   const backend = new ToilBackend({
     config, store, index, activeRuns, deletions, engines, taskRunner, journal, logger, allowList,
+    ...(scheduler ? { scheduler } : {}),
     version: ferryVersion(),
     links: rootLinks,
     serveLogFile,

@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
     await serve(parsed.config);
   } catch (err) {
     // Asked for a sandbox that does not work here, or for an engine this server lacks: say why, without a stack.
-    if (err instanceof Error && (err.name === 'SandboxUnavailableError' || err instanceof ConfigError)) {
+    if (err instanceof Error && (err.name === 'SandboxUnavailableError' || err.name === 'SlurmUnavailableError' || err instanceof ConfigError)) {
       console.error(`ferry: ${err.message}`);
       return 1;
     }

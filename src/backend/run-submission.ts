@@ -9,6 +9,8 @@ import type { RunIndex } from '../runs/run-index.js';
 import type { PreparedRecord, StateStore } from '../runs/state-store.js';
 import { JOURNAL_MAX_BYTES, JOURNAL_MAX_FILES, type SubmissionJournal } from '../runs/submission-journal.js';
 import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
+import { SlurmKeys } from '../tasks/slurm/slurm-executor.js';
+import type { SchedulerPolicy } from './scheduler-options.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { ServiceUnavailableError, storageError, WesError } from '../util/errors.js';
 import type { Caller } from './caller.js';
@@ -31,6 +33,8 @@ export interface RunSubmissionDeps {
   serverId: string;
   /** Registered workflows only (absent: any workflow). */
   allowList?: WorkflowAllowList;
+  /** What runs may ask of the scheduler (with `--executor slurm`). */
+  scheduler?: SchedulerPolicy;
 }
 
 /**
@@ -68,8 +72,10 @@ export class RunSubmission {
     let preparing: Promise<PreparedRecord> | null = null;
     let journaled: string | null = null;
     try {
-      const accepted = await acceptSubmission(fields, stage, engines, config, this.deps.allowList);
-      const options = [...serverOptionsFor(config.engineOptions, accepted.engine.name), ...accepted.userOptions];
+      const accepted = await acceptSubmission(fields, stage, engines, config, this.deps.allowList, this.deps.scheduler);
+      // On a cluster, an engine that can spread its own jobs over it does so (Toil: --batchSystem slurm); server and user options come after.
+      const clusterOptions = config.executor === 'slurm' ? (accepted.engine.clusterOptions?.('slurm') ?? []) : [];
+      const options = [...clusterOptions, ...serverOptionsFor(config.engineOptions, accepted.engine.name), ...accepted.userOptions];
       // Written plainly: the submission is made durable as a whole below.
       await Promise.all([
         stage.writeKept(`${stage.dir}/request.json`, stringifyExact(accepted.request, 2) + '\n'),
@@ -87,6 +93,7 @@ export class RunSubmission {
         // What the submission changed of what was asked (options dropped, inputs taken from the attachments).
         ...(accepted.notes.length === 0 ? {} : { [RunKeys.systemLogs]: JSON.stringify(accepted.notes) }),
         ...(owner === undefined ? {} : { [RunKeys.owner]: owner }),
+        ...(accepted.schedulerOptions.length === 0 ? {} : { [SlurmKeys.options]: JSON.stringify(accepted.schedulerOptions) }),
       });
       // A small submission is written plainly and made durable by one journal entry holding all of
       // it; a bigger one has every file fsynced. Then the two renames in order: the run folder, then

@@ -51,6 +51,9 @@ export class ServiceInfoView {
         // What isolates runs from each other and from the server (resolved at start: never 'auto').
         sandbox: config.sandbox,
         sandbox_network: config.sandbox === 'none' || config.sandboxNetwork ? 'on' : 'off',
+        // Where runs' engines run, and the sbatch options every run's job gets.
+        executor: config.executor,
+        ...(config.executor === 'slurm' ? { slurm_options: config.slurm.options.join(' ') } : {}),
       },
     };
   }

@@ -10,6 +10,7 @@ import type { Staging } from './staging.js';
 import type { WorkflowAllowList } from './workflow-allow-list.js';
 import { stageWorkflow, type SourcePolicy } from './workflow-source.js';
 import { parseExact } from '../util/exact-json.js';
+import { isSchedulerOption, schedulerOption, type SchedulerPolicy } from './scheduler-options.js';
 
 /** The form fields of POST /runs, all strings as sent (the spec's form, less the files). */
 export type SubmissionFields = Omit<RunWorkflowInput['body'], 'workflow_attachment'>;
@@ -25,6 +26,8 @@ export interface AcceptedSubmission {
   tags: Record<string, string>;
   /** A bundle's options, if any, overridden by `workflow_engine_parameters`; all policed, those Ferry sets itself dropped. */
   userOptions: EngineOption[];
+  /** The run's own options for its scheduler (`--time=…`), as sbatch arguments; empty without one. */
+  schedulerOptions: string[];
   /** Lines for the run's system logs: options dropped, inputs taken from the attachments. */
   notes: string[];
 }
@@ -54,6 +57,7 @@ export async function acceptSubmission(
   engines: EngineRegistry,
   policy: SourcePolicy,
   allowList?: WorkflowAllowList,
+  scheduler?: SchedulerPolicy,
 ): Promise<AcceptedSubmission> {
   for (const [key, value] of Object.entries(fields)) {
     if (value !== undefined && typeof value !== 'string') throw new MalformedRequestError(`'${key}' must be a string form field.`);
@@ -94,7 +98,7 @@ export async function acceptSubmission(
   const rawEngineParams = parseJsonField('workflow_engine_parameters', fields.workflow_engine_parameters);
   const engineParams = rawEngineParams === undefined ? {} : rawEngineParams;
   if (!isPlainObject(engineParams)) throw new MalformedRequestError("'workflow_engine_parameters' must be a JSON object.");
-  const fromRequest = engineOptions(engineParams, engine, 'workflow_engine_parameters');
+  const fromRequest = engineOptions(engineParams, engine, 'workflow_engine_parameters', scheduler);
   const requestOptions = fromRequest.options;
   const notes = [...fromRequest.notes];
 
@@ -104,6 +108,7 @@ export async function acceptSubmission(
   let workflow = file;
   let runParams = params;
   let userOptions = requestOptions;
+  let schedulerOptions = fromRequest.scheduler;
   const staged = path.join(staging.executionDir, workflow);
   // The workflow as sent or fetched (a bundle before it is unpacked) is what the list names.
   await allowList?.check(url, staged);
@@ -114,9 +119,10 @@ export async function acceptSubmission(
     workflow = bundle.workflow;
     runParams = { ...bundle.inputs, ...params };
     // The bundle is the client's too: its options pass the same policy.
-    const fromBundle = engineOptions(bundle.options, engine, bundle.optionsSource);
+    const fromBundle = engineOptions(bundle.options, engine, bundle.optionsSource, scheduler);
     const overridden = (flag: string): boolean => Object.hasOwn(engineParams, flag);
     userOptions = [...fromBundle.options.filter((o) => !overridden(o.flag)), ...requestOptions];
+    schedulerOptions = [...fromBundle.scheduler.filter((o) => !overridden(o.slice(0, o.indexOf('=')))), ...schedulerOptions];
     notes.unshift(...fromBundle.notes);
   } else if (fragment !== null && type !== 'CWL') {
     throw new MalformedRequestError(`workflow_url '${url}' has a '#' fragment, which only a CWL workflow takes (it names the object to run in a packed document).`);
@@ -143,6 +149,7 @@ export async function acceptSubmission(
     params: inputs.params,
     tags: tags as Record<string, string>,
     userOptions,
+    schedulerOptions,
     notes,
   };
 }
@@ -153,8 +160,14 @@ export async function acceptSubmission(
  * against the engine's policy; `source` names where they came from in errors.
  * Those Ferry sets itself are dropped, with a note saying which and why.
  */
-function engineOptions(params: Record<string, unknown>, engine: Engine, source: string): { options: EngineOption[]; sent: EngineOption[]; notes: string[] } {
+function engineOptions(
+  params: Record<string, unknown>,
+  engine: Engine,
+  source: string,
+  scheduler: SchedulerPolicy | undefined,
+): { options: EngineOption[]; sent: EngineOption[]; scheduler: string[]; notes: string[] } {
   const options: EngineOption[] = [];
+  const forScheduler: string[] = [];
   const sent: EngineOption[] = [];
   const dropped: string[] = [];
   for (const [flag, value] of Object.entries(params)) {
@@ -163,6 +176,12 @@ function engineOptions(params: Record<string, unknown>, engine: Engine, source: 
     }
     if (!/^--?[A-Za-z][A-Za-z0-9-]*$/.test(flag)) throw new MalformedRequestError(`${source}: '${flag}' is not an option name.`);
     const option: EngineOption = { flag, value: value === null ? null : String(value) };
+    // With a scheduler, its resource options are the run's job's, not the engine's.
+    if (isSchedulerOption(scheduler, flag)) {
+      forScheduler.push(schedulerOption(scheduler!, source, flag, option.value));
+      sent.push(option);
+      continue;
+    }
     let owned: string | null;
     try {
       owned = engine.checkUserOption(option);
@@ -178,5 +197,5 @@ function engineOptions(params: Record<string, unknown>, engine: Engine, source: 
     else dropped.push(`'${flag}' (${owned})`);
   }
   const notes = dropped.length === 0 ? [] : [`${source}: Ferry sets ${dropped.length === 1 ? 'this option' : 'these options'} itself and dropped the value given: ${dropped.join(', ')}.`];
-  return { options, sent, notes };
+  return { options, sent, scheduler: forScheduler, notes };
 }

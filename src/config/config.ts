@@ -7,6 +7,8 @@ export { ConfigError } from './config-error.js';
 export { isLoopbackHost } from './urls.js';
 import { ConfigError } from './config-error.js';
 import { isLoopbackHost, oidcConfig, publicUrlConfig } from './urls.js';
+import { executorConfig, type ExecutorKind, type SlurmSettings } from './slurm.js';
+export type { ExecutorKind, SlurmSettings } from './slurm.js';
 
 /** Which flavour of WES answers Ferry gives (Toil's `--wes_dialect`). */
 export type WesDialect = 'standard' | 'agc';
@@ -47,6 +49,10 @@ export interface FerryConfig {
    * the server's process (they stop with it).
    */
   taskRunner: 'supervisor' | 'inline';
+  /** Where each run's engine runs: on this machine, or as a job of a Slurm cluster. */
+  executor: ExecutorKind;
+  /** With `executor: 'slurm'`: the deployment's sbatch options, the partitions runs may ask for, the polling interval. */
+  slurm: SlurmSettings;
   /** Time the engine gets after SIGTERM before its whole process group is killed. */
   cancelGraceMs: number;
   /** Finished runs are deleted this many days after they ended (in the background); 0: kept forever. */
@@ -127,6 +133,8 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   maxFieldBytes: 16 * 1024 * 1024,
   allowedFileRoots: [],
   taskRunner: 'supervisor',
+  executor: 'local',
+  slurm: Object.freeze({ options: [], partitions: [], pollMs: 2000 }) as SlurmSettings,
   cancelGraceMs: 5000,
   retentionDays: 0,
   downloadTimeoutMs: 60_000,
@@ -174,6 +182,10 @@ const flags = {
   'cancel-grace-seconds': { type: 'string', env: 'FERRY_CANCEL_GRACE_SECONDS' },
   'task-runner': { type: 'string', env: 'FERRY_TASK_RUNNER' },
   'retention-days': { type: 'string', env: 'FERRY_RETENTION_DAYS' },
+  executor: { type: 'string', env: 'FERRY_EXECUTOR' },
+  'slurm-opt': { type: 'string', multiple: true, env: 'FERRY_SLURM_OPTS' },
+  'slurm-partitions': { type: 'string', env: 'FERRY_SLURM_PARTITIONS' },
+  'slurm-poll-seconds': { type: 'string', env: 'FERRY_SLURM_POLL_SECONDS' },
   'default-engine': { type: 'string', multiple: true, env: 'FERRY_DEFAULT_ENGINES' },
   'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
   'workflow-allow-list': { type: 'string', env: 'FERRY_WORKFLOW_ALLOW_LIST' },
@@ -194,6 +206,9 @@ const flags = {
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; env?: string; short?: string }>;
+
+/** Runs handed to Slurm at once when --max-concurrent-runs is not given. */
+const SLURM_MAX_CONCURRENT_RUNS = 100;
 
 /** The longest retention time taken, in days (a thousand years: past it, keep runs forever with 0). */
 const MAX_RETENTION_DAYS = 365_000;
@@ -254,7 +269,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (spec.type === 'boolean') return toBool(envName!, raw);
     if ('multiple' in spec && spec.multiple) {
       // Engine options and claim names (often URLs) may hold colons.
-      const sep = name === 'opt' || name === 'oidc-admin-claim' ? ';' : ':';
+      const sep = name === 'opt' || name === 'oidc-admin-claim' || name === 'slurm-opt' ? ';' : ':';
       return raw.split(sep).map((s) => s.trim()).filter(Boolean);
     }
     return raw;
@@ -344,7 +359,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     sandboxNetwork: sandboxNetwork === 'on',
     defaultEngines,
     taskRunner,
+    ...executorConfig({ executor: str('executor'), options: list('slurm-opt'), partitions: str('slurm-partitions'), pollSeconds: str('slurm-poll-seconds') }),
   };
+  // On a cluster the scheduler queues runs: Ferry hands it this many at once (each watched by a supervisor here).
+  if (config.executor === 'slurm' && str('max-concurrent-runs') === undefined) config.maxConcurrentRuns = SLURM_MAX_CONCURRENT_RUNS;
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   config.logLevel = config.logLevel.toLowerCase();
   if (config.logLevel === 'warning') config.logLevel = 'warn';

@@ -11,7 +11,7 @@ export const usage = `Usage: ferry serve [options]
   --cors-origins A,B           allowed origins (default *)                    FERRY_CORS_ORIGINS
   --log-level LEVEL            pino level (default info)                      FERRY_LOG_LEVEL
   --validate-responses         check every response against the spec, log misfits  FERRY_VALIDATE_RESPONSES
-  --max-concurrent-runs N      engines running at once (default 4)            FERRY_MAX_CONCURRENT_RUNS
+  --max-concurrent-runs N      engines running at once (default 4; with Slurm, jobs submitted at once: 100)  FERRY_MAX_CONCURRENT_RUNS
   --max-queued-runs N          runs waiting for a slot before 503 (default 1000)  FERRY_MAX_QUEUED_RUNS
   --max-submissions-per-minute N  accepted runs per user (or client address) a minute, past it 429; 0 = no limit  FERRY_MAX_SUBMISSIONS_PER_MINUTE
   --default-page-size N        (default 100)                                  FERRY_DEFAULT_PAGE_SIZE
@@ -24,6 +24,10 @@ export const usage = `Usage: ferry serve [options]
   --cancel-grace-seconds S     SIGTERM to SIGKILL on cancel (default 5)       FERRY_CANCEL_GRACE_SECONDS
   --default-engine TYPE=ENGINE the engine a type runs on when none is named (e.g. CWL=toil), repeatable  FERRY_DEFAULT_ENGINES (':'-separated)
   --retention-days N           delete finished runs N days after they ended; 0 = keep forever (default)  FERRY_RETENTION_DAYS
+  --executor local|slurm       where each run's engine runs: here (default), or as a Slurm batch job  FERRY_EXECUTOR
+  --slurm-opt '--flag=v'       sbatch option every run's job gets, repeatable  FERRY_SLURM_OPTS (';'-separated)
+  --slurm-partitions A,B       partitions a run may ask for (default: the cluster's)  FERRY_SLURM_PARTITIONS
+  --slurm-poll-seconds S       how often the queue is read, one squeue for all runs (default 2)  FERRY_SLURM_POLL_SECONDS
   --task-runner supervisor|inline  runs in detached supervisors that outlive the server (default), or inside it  FERRY_TASK_RUNNER
   --allow-private-downloads    let http(s) workflow URLs reach private/loopback addresses
   --public-url URL             the URL clients reach Ferry at, base of its links (default: each request's own)  FERRY_PUBLIC_URL

@@ -85,6 +85,12 @@ export interface Engine {
   relocateInputs?(params: Record<string, unknown>, workflowPath: string, relocate: (location: string) => string): Promise<Record<string, unknown>>;
   buildCommand(ctx: RunContext): EngineCommand;
   /**
+   * Options that make the engine spread its own jobs over a cluster's
+   * scheduler when runs go there (Toil: `--batchSystem slurm`). Absent: the
+   * engine runs all its work inside the run's one job.
+   */
+  clusterOptions?(scheduler: 'slurm'): EngineOption[];
+  /**
    * Called once the engine has exited, before the run's scratch space is
    * removed: a chance to keep what the engine left there, and to explain a
    * failure. What it returns is added to the run's system logs.

@@ -4,7 +4,11 @@ import type { StateStore } from './state-store.js';
 /** A WES run state, as the spec names them. */
 export type State = components['schemas']['State'];
 
-export const TERMINAL_STATES: ReadonlySet<State> = new Set<State>(['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED']);
+/**
+ * States a run never leaves. PREEMPTED is one for Ferry: a scheduler that
+ * preempts a run's job ends it, and Ferry does not restart it (resubmit).
+ */
+export const TERMINAL_STATES: ReadonlySet<State> = new Set<State>(['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED', 'PREEMPTED']);
 export const ALL_STATES: readonly State[] = [
   'UNKNOWN', 'QUEUED', 'INITIALIZING', 'RUNNING', 'PAUSED', 'COMPLETE',
   'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED', 'CANCELING', 'PREEMPTED',
@@ -28,7 +32,7 @@ function asState(value: string | null): State {
  */
 const allowedFrom: Record<State, ReadonlySet<State | 'NONE'>> = {
   UNKNOWN: new Set(),
-  PREEMPTED: new Set(),
+  PREEMPTED: new Set(['QUEUED', 'INITIALIZING', 'RUNNING']),
   PAUSED: new Set(),
   QUEUED: new Set(['NONE']),
   INITIALIZING: new Set(['QUEUED']),

@@ -1,5 +1,6 @@
 import type { EngineRegistry } from '../engines/registry.js';
-import { RunKeys } from '../runs/workflow.js';
+import { RunKeys, type ToilWorkflow } from '../runs/workflow.js';
+import type { Executor } from './executor.js';
 import { QueueingTaskRunner, type QueueingRunnerOptions } from './queueing-runner.js';
 import { WorkflowTask } from './workflow-task.js';
 import type { SandboxPolicy } from './sandbox.js';
@@ -8,6 +9,8 @@ export interface ChildProcessTaskRunnerOptions extends QueueingRunnerOptions {
   engines: EngineRegistry;
   /** The sandbox runs go in. Default: none. */
   sandbox?: SandboxPolicy;
+  /** Where each run's engine runs. Default: a child process here, in `sandbox`. */
+  executor?: (wf: ToilWorkflow) => Executor;
 }
 
 /**
@@ -28,7 +31,8 @@ export class ChildProcessTaskRunner extends QueueingTaskRunner {
     const engineId = await wf.get(RunKeys.engine);
     const engine = engineId ? this.options.engines.byName(engineId) : undefined;
     if (!engine) throw new Error(`run has unknown engine '${engineId ?? ''}'`);
-    const task = new WorkflowTask(wf, engine, { cancelGraceMs: this.opts.cancelGraceMs, ...(this.options.sandbox ? { sandbox: this.options.sandbox } : {}) });
+    const executor = this.options.executor?.(wf);
+    const task = new WorkflowTask(wf, engine, { cancelGraceMs: this.opts.cancelGraceMs, ...(this.options.sandbox ? { sandbox: this.options.sandbox } : {}), ...(executor ? { executor } : {}) });
     this.tasks.set(runId, task);
     // Closed while this task was being set up: it must not start an engine.
     if (this.closed) void task.shutdown();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FerryConfig } from '../config/config.js';
 import { isTerminal } from '../runs/state-machine.js';
-import type { ToilWorkflow } from '../runs/workflow.js';
+import { RunKeys, type ToilWorkflow } from '../runs/workflow.js';
 import { isIdentityAlive, signalQuietly } from '../util/process.js';
 import { QueueingTaskRunner, type QueueingRunnerOptions } from './queueing-runner.js';
 import { TASK_KEY } from './supervisor.js';
@@ -24,6 +24,8 @@ export interface SupervisorTaskRunnerOptions extends QueueingRunnerOptions {
 }
 
 const DEFAULT_STANDBY_DELAY_MS = 500;
+/** The most times new supervisors take over one run whose supervisors keep stopping. */
+const MAX_TAKEOVERS = 3;
 
 /** How to start `ferry run-task`: the compiled CLI when built, else the TypeScript source through tsx (looked up once). */
 const supervisorCommand = ((): (() => string[]) => {
@@ -45,7 +47,8 @@ const supervisorCommand = ((): (() => string[]) => {
 function supervisorEnvironment(runId: string | null): Record<string, string> {
   // A standby does not know its run yet; its engine gets the marker all the same (WorkflowTask sets it).
   const env: Record<string, string> = runId === null ? {} : { [RUN_MARKER_ENV]: runId };
-  for (const name of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ']) {
+  // SLURM_CONF: where the cluster's configuration is, for a run that goes to Slurm.
+  for (const name of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'SLURM_CONF']) {
     const v = process.env[name];
     if (v !== undefined) env[name] = v;
   }
@@ -63,6 +66,8 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
   private readonly pids = new Map<string, number>();
   private readonly waiters = new Map<string, () => void>();
   private sweeper: NodeJS.Timeout | null = null;
+  /** How many times a new supervisor took each run over (Slurm runs outlive their supervisors). */
+  private readonly takeovers = new Map<string, number>();
   private standby: ChildProcess | null = null;
   private standbyTimer: NodeJS.Timeout | null = null;
 
@@ -91,6 +96,10 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
       const owner = await wf.get(TASK_KEY);
       if (owner !== null && (await isIdentityAlive(owner))) {
         this.adoptRun(runId, owner);
+      } else if (await this.reattachable(runId)) {
+        // Its job lives on in the scheduler: a new supervisor watches it again.
+        this.opts.logger.info({ run_id: runId }, 'the run\'s supervisor is gone; a new one takes over its Slurm job');
+        this.run(runId);
       } else if (owner === null && state === 'QUEUED') {
         queued.push({ runId, at: (await wf.get('submitted_at')) ?? '' });
       } else if (owner === null && state === 'CANCELING') {
@@ -111,6 +120,11 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     // The sandbox in force (resolved at the server's start), and what it lets runs read and hides from them.
     flags.push('--sandbox', c.sandbox, '--sandbox-network', c.sandboxNetwork ? 'on' : 'off');
     for (const root of c.allowedFileRoots) flags.push('--allowed-file-root', root);
+    if (c.executor === 'slurm') {
+      flags.push('--executor', 'slurm', '--slurm-poll-seconds', String(c.slurm.pollMs / 1000));
+      for (const opt of c.slurm.options) flags.push(`--slurm-opt=${opt}`);
+      if (c.slurm.partitions.length > 0) flags.push('--slurm-partitions', c.slurm.partitions.join(','));
+    }
     for (const [flag, file] of [['--auth-htpasswd', c.authHtpasswd], ['--auth-tokens', c.authTokens], ['--workflow-allow-list', c.workflowAllowList]] as const) {
       if (file !== undefined) flags.push(flag, file);
     }
@@ -222,8 +236,29 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     }
     this.pids.delete(runId);
     if (!isTerminal(await this.workflow(runId).getState())) {
+      if (!this.closed && (await this.reattachable(runId))) {
+        this.opts.logger.warn({ run_id: runId, pid }, 'the run\'s supervisor stopped; a new one takes over its Slurm job');
+        return this.launch(runId);
+      }
       await this.reap(runId, 'The run\'s supervisor stopped before the run ended.');
     }
+  }
+
+  /**
+   * Whether a run whose supervisor is gone can be taken over by a new one:
+   * its engine is a Slurm job (submitted, or being submitted), which lives on
+   * without its supervisor. At most a few times per run, so a supervisor that
+   * keeps dying does not come back for ever.
+   */
+  private async reattachable(runId: string): Promise<boolean> {
+    if (this.options.config.executor !== 'slurm') return false;
+    const tries = this.takeovers.get(runId) ?? 0;
+    if (tries >= MAX_TAKEOVERS) return false;
+    const wf = this.workflow(runId);
+    const [state, cmd] = await Promise.all([wf.getState(), wf.get(RunKeys.cmd)]);
+    if (isTerminal(state) || state === 'UNKNOWN' || cmd === null) return false;
+    this.takeovers.set(runId, tries + 1);
+    return true;
   }
 
   /** Counts a supervisor of an earlier server as ours until it ends. */
@@ -240,6 +275,18 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
       const wf = this.workflow(runId);
       const owner = await wf.get(TASK_KEY).catch(() => null);
       if (owner !== null && (await isIdentityAlive(owner))) continue;
+      if (!this.closed && (await this.reattachable(runId))) {
+        // Adopted from an earlier server, its supervisor gone, its job still Slurm's: a new supervisor takes over.
+        const waiter = this.waiters.get(runId);
+        this.waiters.delete(runId);
+        this.pids.delete(runId);
+        waiter?.();
+        this.opts.logger.warn({ run_id: runId }, 'the run\'s supervisor stopped; a new one takes over its Slurm job');
+        void this.launch(runId)
+          .catch(async (err: unknown) => this.lost(runId, `Ferry could not run the task: ${(err as Error).message}`))
+          .finally(() => this.finish(runId).then(() => this.pump()));
+        continue;
+      }
       if (!isTerminal(await wf.getState())) await this.reap(runId, 'The run\'s supervisor stopped before the run ended.');
       const waiter = this.waiters.get(runId);
       this.waiters.delete(runId);

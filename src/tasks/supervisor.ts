@@ -7,7 +7,8 @@ import { ActiveRuns } from '../runs/active-runs.js';
 import { isTerminal } from '../runs/state-machine.js';
 import { LocalStateStore, isRunId } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
-import { processIdentity } from '../util/process.js';
+import { isIdentityAlive, processIdentity } from '../util/process.js';
+import { executorFor } from './executors.js';
 import { WorkflowTask } from './workflow-task.js';
 import { findBwrap, resolveSandbox, sandboxPolicy, type SandboxPolicy } from './sandbox.js';
 
@@ -44,6 +45,11 @@ export async function superviseRun(config: FerryConfig, runId: string, logFile?:
   let claimed: string | null;
   try {
     claimed = await store.update(runId, TASK_KEY, (current) => (current === null ? me : null));
+    // A supervisor that died left its claim: a run whose job outlives supervisors (Slurm) is taken over.
+    if (claimed !== me && claimed !== null && config.executor === 'slurm' && !(await isIdentityAlive(claimed))) {
+      const dead = claimed;
+      claimed = await store.update(runId, TASK_KEY, (current) => (current === dead ? me : null));
+    }
   } catch (err) {
     log.error({ err }, 'could not claim the run: the state store cannot be written');
     return UNRECORDED_EXIT;
@@ -58,13 +64,15 @@ export async function superviseRun(config: FerryConfig, runId: string, logFile?:
   const engine = engineId ? await createEngine(engineId) : null;
   const reserveDirs = [wf.runDir, path.join(config.stateStore, runId)];
   const sandbox = await supervisorSandbox(config);
-  const task = engine ? new WorkflowTask(wf, engine, { cancelGraceMs: config.cancelGraceMs, reserveDirs, sandbox }) : null;
+  const task = engine ? new WorkflowTask(wf, engine, { cancelGraceMs: config.cancelGraceMs, reserveDirs, executor: executorFor(config, wf, sandbox) }) : null;
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'signalled');
     if (!task) return;
     const stop = (): Promise<void> => task.shutdown(`The run's supervisor was stopped (${signal}); its processes were stopped.`);
     void wf.getState().then((state) => (state === 'CANCELING' ? task.cancel() : stop()), stop).catch(() => undefined);
   };
+  // A run whose cancel came while no supervisor watched it (taken over after a restart): cancel it now.
+  if (task && state === 'CANCELING') void task.cancel();
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => undefined); // the server's terminal going away is no reason to stop

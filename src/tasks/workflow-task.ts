@@ -1,19 +1,17 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { once } from 'node:events';
-import os from 'node:os';
 import path from 'node:path';
-import type { Engine, EngineCommand, RunContext } from '../engines/engine.js';
+import type { Engine } from '../engines/engine.js';
 import { runContext } from '../engines/run-context.js';
 import type { State } from '../runs/state-machine.js';
 import { RunKeys, type ToilWorkflow } from '../runs/workflow.js';
 import { atomicFileCreate } from '../util/atomic-file.js';
 import { stringifyExact } from '../util/exact-json.js';
 import { errnoCode, storageTrouble } from '../util/errors.js';
-import { groupAlive, signalQuietly } from '../util/process.js';
 import { wesTime } from '../util/time.js';
-import { engineEnvironment, findRunProcesses, killRunProcesses, RUN_MARKER_ENV } from './run-processes.js';
-import { prepareRunFolder, sandboxCommand, sandboxedLeader, type SandboxPolicy } from './sandbox.js';
+import type { Execution, Executor } from './executor.js';
+import { LocalExecutor } from './local-executor.js';
+import { engineEnvironment, RUN_MARKER_ENV } from './run-processes.js';
+import type { SandboxPolicy } from './sandbox.js';
 
 export interface WorkflowTaskOptions {
   /** How long the engine gets between SIGTERM and SIGKILL of all its processes. */
@@ -31,8 +29,10 @@ export interface WorkflowTaskOptions {
   reserveDirs?: string[];
   /** Size of each reserve. Default 256 KiB; 0: none. */
   reserveBytes?: number;
-  /** The sandbox the engine runs in. Default: none. */
+  /** The sandbox the engine runs in (with the default executor). Default: none. */
   sandbox?: SandboxPolicy;
+  /** Where the engine runs. Default: a child process here, in `sandbox`. */
+  executor?: Executor;
 }
 
 /** Name of the file that holds a run's reserve of disk space. */
@@ -77,12 +77,12 @@ function describeFailure(err: unknown, write = false): string {
  * non-zero, so the server ends the run once it can write again.
  */
 export class WorkflowTask {
-  private pgid: number | null = null;
+  private execution: Execution | null = null;
+  private readonly executor: Executor;
   private cancelRequested = false;
   private shuttingDown = false;
   private shutdownReason = '';
   private killTimer: NodeJS.Timeout | null = null;
-  private exited: Promise<void> | null = null;
   private readonly reserves: string[] = [];
   private spaceFreed = false;
   private gaveUp = false;
@@ -93,7 +93,9 @@ export class WorkflowTask {
     readonly workflow: ToilWorkflow,
     readonly engine: Engine,
     private readonly options: WorkflowTaskOptions,
-  ) {}
+  ) {
+    this.executor = options.executor ?? new LocalExecutor(options.sandbox);
+  }
 
   /**
    * Runs the task to its end. Never throws: failures become SYSTEM_ERROR.
@@ -102,37 +104,61 @@ export class WorkflowTask {
    */
   async execute(): Promise<State> {
     const wf = this.workflow;
+    const executor = this.executor;
     try {
       if (this.shuttingDown) throw new Error(this.shutdownReason);
-      // The run's record is only read: that goes side by side with writing INITIALIZING.
-      const [initialized, ctx] = await Promise.all([wf.stateMachine.sendInitialize(), runContext(wf)]);
-      if (initialized !== 'INITIALIZING') return await this.stopBeforeStart(initialized);
-      if (this.shuttingDown) throw new Error(this.shutdownReason);
-      const command = this.engine.buildCommand(ctx);
-      // Independent writes, side by side: each is durable on its own.
-      await Promise.all([
-        wf.set(RunKeys.startTime, wesTime(new Date())),
-        wf.set(RunKeys.cmd, JSON.stringify(command.argv)),
-        command.jobStore === undefined ? undefined : wf.set(RunKeys.jobStore, command.jobStore),
-        fs.mkdir(ctx.outputsDir, { recursive: true }),
-        fs.mkdir(ctx.tmpDir, { recursive: true }),
-      ]);
-      // After the writes above: on a nearly full disk the reserve takes what is left, and must not starve them.
-      await this.reserveSpace();
+      const ctx = await runContext(wf);
+      // A job an earlier supervisor of this run started (a scheduler's job outlives its supervisor): watch it again.
+      let execution = executor.reattach ? await executor.reattach(ctx) : null;
+      if (execution) {
+        this.execution = execution;
+        if (this.cancelRequested) void this.cancel();
+      } else {
+        // An executor that queues runs itself keeps the run QUEUED until its job starts.
+        const initialized = executor.queues ? await wf.getState() : await wf.stateMachine.sendInitialize();
+        if (initialized !== (executor.queues ? 'QUEUED' : 'INITIALIZING')) return await this.stopBeforeStart(initialized);
+        if (this.shuttingDown) throw new Error(this.shutdownReason);
+        const command = this.engine.buildCommand(ctx);
+        // Independent writes, side by side: each is durable on its own.
+        await Promise.all([
+          executor.queues ? undefined : wf.set(RunKeys.startTime, wesTime(new Date())),
+          wf.set(RunKeys.cmd, JSON.stringify(command.argv)),
+          command.jobStore === undefined ? undefined : wf.set(RunKeys.jobStore, command.jobStore),
+          fs.mkdir(ctx.outputsDir, { recursive: true }),
+          fs.mkdir(ctx.tmpDir, { recursive: true }),
+        ]);
+        // After the writes above: on a nearly full disk the reserve takes what is left, and must not starve them.
+        await this.reserveSpace();
 
-      const running = await wf.stateMachine.sendRun();
-      if (running !== 'RUNNING') return await this.stopBeforeStart(running);
-      if (this.shuttingDown) throw new Error(this.shutdownReason);
-      if (this.cancelRequested) return await this.finishCanceled(null);
+        if (!executor.queues) {
+          const running = await wf.stateMachine.sendRun();
+          if (running !== 'RUNNING') return await this.stopBeforeStart(running);
+        }
+        if (this.shuttingDown) throw new Error(this.shutdownReason);
+        if (this.cancelRequested) return await this.finishCanceled(null);
+        const env = { ...engineEnvironment(ctx), ...this.options.env, ...command.env, [RUN_MARKER_ENV]: ctx.runId };
+        execution = await executor.launch({ ctx, argv: command.argv, env });
+        this.execution = execution;
+        // A cancel that arrived while starting.
+        if (this.cancelRequested) void this.cancel();
+      }
+      if (executor.queues) {
+        await execution.started;
+        if (!this.cancelRequested) {
+          if ((await wf.get(RunKeys.startTime)) === null) await wf.set(RunKeys.startTime, wesTime(new Date()));
+          await wf.stateMachine.sendRun();
+        }
+      }
 
-      const exitCode = await this.spawnEngine(ctx, command);
+      const end = await execution.ended;
+      const exitCode = end.exitCode;
       const endTime = wesTime(new Date());
       // Side by side: the exit code and end time (independent keys, each durable on its own),
       // the engine's own after-exit step, and the reaping of whatever the engine left running.
       const [, explanation] = await settleAll([
-        this.record('exit code', () => wf.set(RunKeys.exitCode, String(exitCode))),
-        this.engine.afterExit?.(ctx, exitCode).catch(() => undefined),
-        this.reapStragglers(),
+        exitCode === null ? undefined : this.record('exit code', () => wf.set(RunKeys.exitCode, String(exitCode))),
+        this.engine.afterExit?.(ctx, exitCode ?? -1).catch(() => undefined),
+        execution.reap(this.options.cancelGraceMs),
         this.record('end time', () => wf.set(RunKeys.endTime, endTime)),
       ] as const);
       if (explanation && exitCode !== 0) await this.record('system log', () => wf.addSystemLog(explanation));
@@ -142,6 +168,10 @@ export class WorkflowTask {
         return await this.record('state', () => wf.stateMachine.sendSystemError());
       }
       if (this.cancelRequested || (await wf.getState()) === 'CANCELING') return await this.finishCanceled(exitCode);
+      if (end.kind === 'failed') {
+        await this.record('system log', () => wf.addSystemLog(end.reason));
+        return await this.record('state', () => wf.stateMachine.transition(end.state));
+      }
       if (exitCode !== 0) {
         await this.record('system log', () => wf.addSystemLog(`${this.engine.name} exited with code ${exitCode}.`));
         return await this.record('state', () => wf.stateMachine.sendExecutorError());
@@ -228,24 +258,14 @@ export class WorkflowTask {
    */
   async cancel(): Promise<void> {
     this.cancelRequested = true;
-    if (this.pgid === null) return;
-    signalQuietly(await this.leader(this.pgid), 'SIGTERM');
+    const execution = this.execution;
+    if (execution === null) return;
+    await execution.terminate();
     if (!this.killTimer) {
       this.killTimer = setTimeout(() => void this.killEverything(), this.options.cancelGraceMs);
       this.killTimer.unref();
     }
-    await this.exited;
-  }
-
-  /**
-   * The engine's own process. In a sandbox, what Ferry spawned is bubblewrap,
-   * and the engine is two generations below; while the sandbox is still
-   * being set up there is no engine yet, and bubblewrap itself is signalled
-   * (the sandbox then dies with it).
-   */
-  private async leader(spawned: number): Promise<number> {
-    if (this.options.sandbox?.kind !== 'bwrap') return spawned;
-    return (await sandboxedLeader(spawned)) ?? spawned;
+    await execution.ended;
   }
 
   /** Whatever drives the task is stopping: kill the run's processes and end it SYSTEM_ERROR. */
@@ -254,59 +274,13 @@ export class WorkflowTask {
     this.shutdownReason = reason;
     this.cancelRequested = true; // a task that has not spawned yet must not
     await this.killEverything();
-    await this.exited;
+    await this.execution?.ended;
   }
 
   /** Kills every process of the run at once (shutdown, or grace period over). */
   async killEverything(): Promise<void> {
-    await killRunProcesses(this.workflow.runId, this.workflow.runDir, this.pgid);
-  }
-
-  private async spawnEngine(ctx: RunContext, command: EngineCommand): Promise<number> {
-    const sandbox = this.options.sandbox;
-    // In a sandbox as another user (a server running as root), the run's folder is that user's first.
-    if (sandbox) await prepareRunFolder(sandbox, ctx.runDir);
-    const argv = sandbox ? await sandboxCommand(sandbox, { runDir: ctx.runDir, tmpDir: ctx.tmpDir, cwd: ctx.executionDir }, command.argv) : command.argv;
-    const [file, ...args] = argv;
-    if (!file) throw new Error('engine produced an empty command');
-    const stdout = await fs.open(ctx.stdoutPath, 'w');
-    const stderr = await fs.open(ctx.stderrPath, 'w');
-    try {
-      const child = spawn(file, args, {
-        cwd: ctx.executionDir,
-        detached: true, // own process group, so the whole group can be signalled
-        stdio: ['ignore', stdout.fd, stderr.fd],
-        env: { ...engineEnvironment(ctx), ...this.options.env, ...command.env, [RUN_MARKER_ENV]: ctx.runId },
-      });
-      const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-      const spawned = once(child, 'spawn');
-      this.exited = exit.then(() => undefined, () => undefined);
-      await Promise.race([spawned, once(child, 'error').then(([err]) => Promise.reject(err as Error))]);
-      this.pgid = child.pid ?? null;
-      // A cancel that arrived while spawning.
-      if (this.cancelRequested) void this.cancel();
-      const [code, signal] = await exit;
-      if (code !== null) return code;
-      return 128 + (signal ? signalNumber(signal) : 0);
-    } finally {
-      await stdout.close();
-      await stderr.close();
-    }
-  }
-
-  /** After the leader exits, no process of the run may be left behind. */
-  private async reapStragglers(): Promise<void> {
-    const pgid = this.pgid;
-    const stragglers = await findRunProcesses(this.workflow.runId, this.workflow.runDir);
-    if ((pgid === null || !groupAlive(pgid)) && stragglers.length === 0) return;
-    if (pgid !== null) signalQuietly(-pgid, 'SIGTERM');
-    for (const pid of stragglers) signalQuietly(pid, 'SIGTERM');
-    const deadline = Date.now() + Math.min(this.options.cancelGraceMs, 3000);
-    while (Date.now() < deadline) {
-      if ((pgid === null || !groupAlive(pgid)) && (await findRunProcesses(this.workflow.runId, this.workflow.runDir)).length === 0) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await this.killEverything();
+    if (this.execution) await this.execution.kill();
+    else await this.executor.killRun(this.workflow.runId, this.workflow.runDir);
   }
 
   private async stopBeforeStart(state: State): Promise<State> {
@@ -355,6 +329,4 @@ async function settleAll<T extends readonly unknown[]>(promises: T): Promise<{ -
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
-function signalNumber(signal: NodeJS.Signals): number {
-  return os.constants.signals[signal] ?? 0;
-}
+

@@ -20,7 +20,8 @@ type From = State | 'NONE';
 const expectedFrom: Record<State, readonly From[]> = {
   UNKNOWN: [],
   PAUSED: [],
-  PREEMPTED: [],
+  // A scheduler that preempts a run's job ends the run there (Slurm).
+  PREEMPTED: ['QUEUED', 'INITIALIZING', 'RUNNING'],
   QUEUED: ['NONE'],
   INITIALIZING: ['QUEUED'],
   RUNNING: ['QUEUED', 'INITIALIZING'],
@@ -34,7 +35,7 @@ const expectedFrom: Record<State, readonly From[]> = {
 const FROM_STATES: readonly From[] = ['NONE', ...ALL_STATES.filter((s) => s !== 'UNKNOWN')];
 
 t.test('terminal states', async (t) => {
-  t.same([...TERMINAL_STATES].sort(), ['CANCELED', 'COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR']);
+  t.same([...TERMINAL_STATES].sort(), ['CANCELED', 'COMPLETE', 'EXECUTOR_ERROR', 'PREEMPTED', 'SYSTEM_ERROR']);
   for (const s of ALL_STATES) t.equal(isTerminal(s), TERMINAL_STATES.has(s), s);
   t.equal(isTerminal('CANCELING'), false);
 });

@@ -49,7 +49,7 @@ export const toilPolicy: OptionPolicy = {
     '--writeLogs': 'it writes outside the run',
     '--writeLogsGzip': 'it writes outside the run',
     '--basedir': 'inputs resolve against the run\'s folder',
-    '--batchSystem': 'runs use the local batch system',
+    '--batchSystem': 'Ferry chooses it: the local one, or the cluster\'s with --executor slurm',
     '--restart': 'each run starts afresh',
     '--preserve-environment': 'the server\'s environment is not passed to tools',
     '--preserve-entire-environment': 'the server\'s environment is not passed to tools',

@@ -18,6 +18,11 @@ export abstract class ToilEngine {
     return commandVersion('toil', ['--version']);
   }
 
+  /** On a cluster, Toil submits each of its jobs to the scheduler itself. */
+  clusterOptions(scheduler: 'slurm'): EngineOption[] {
+    return [{ flag: '--batchSystem', value: scheduler }];
+  }
+
   checkUserOption(option: EngineOption): string | null {
     return checkOption(this.name, this.policy, option);
   }
