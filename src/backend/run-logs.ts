@@ -96,7 +96,8 @@ export class RunLogs {
     const tasks = await engine.taskLogs(await runContext(wf, r));
     // The AGC dialect names a task by its batch id too, and leaves out tasks without one.
     return tasks.flatMap(({ externalBatchId, ...task }) => {
-      if (this.deps.wesDialect !== 'agc') return [task];
+      // Where the task ran: its job in the batch system (Toil's Slurm jobs, with --executor slurm).
+      if (this.deps.wesDialect !== 'agc') return [externalBatchId ? { ...task, system_logs: [...(task.system_logs ?? []), `${batchSystemName(r)} job ${externalBatchId}`] } : task];
       return externalBatchId ? [{ ...task, name: `${task.name}|${externalBatchId}` }] : [];
     });
   }
@@ -123,4 +124,16 @@ export class RunLogs {
 function workflowName(url: string): string {
   const clean = url.split(/[?#]/)[0] ?? url;
   return clean.slice(clean.lastIndexOf('/') + 1) || url;
+}
+
+/** The batch system a run's engine gave its jobs to, as its options say (Toil's --batchSystem). */
+function batchSystemName(record: Record<string, string>): string {
+  let options: unknown;
+  try {
+    options = JSON.parse(record[RunKeys.engineOptions] ?? '[]');
+  } catch {
+    options = [];
+  }
+  const slurm = Array.isArray(options) && options.some((o: { flag?: unknown; value?: unknown }) => o?.flag === '--batchSystem' && o.value === 'slurm');
+  return slurm ? 'Slurm' : 'Batch system';
 }

@@ -132,7 +132,15 @@ export async function sandboxCommand(policy: SandboxPolicy, run: SandboxedRun, a
   if (policy.runAs) {
     // The folders on the way to the run's own are made by bubblewrap with the modes of the machine's (a private
     // temporary folder's 0700, say): made passable instead, for the unprivileged user the run becomes.
-    for (let p = path.dirname(run.runDir); p !== path.dirname(p); p = path.dirname(p)) mounts.push({ kind: 'dir', src: p, dest: p, directory: true });
+    const passable = new Set<string>();
+    for (let p = path.dirname(run.runDir); p !== path.dirname(p); p = path.dirname(p)) passable.add(p);
+    // So are those on the way to a readable file or folder that no readable folder already shows.
+    for (const m of mounts.filter((m) => m.kind === 'ro')) {
+      for (let p = path.dirname(m.dest); p !== path.dirname(p); p = path.dirname(p)) {
+        if (!readable.some((r) => isInside(r, p))) passable.add(p);
+      }
+    }
+    for (const p of passable) mounts.push({ kind: 'dir', src: p, dest: p, directory: true });
   }
   mounts.push({ kind: 'rw', src: run.tmpDir, dest: '/tmp', directory: true });
   mounts.push({ kind: 'rw', src: run.runDir, dest: run.runDir, directory: true });
