@@ -202,7 +202,8 @@ export async function sectionDownload(ctx: BenchContext): Promise<void> {
   ctx.rows.push({ metric: '  same during outputs.zip of the one 100 MiB file', ferry: gBig, unit: 'MiB', digits: 1 });
   ctx.notes.push(
     `download: Ferry = curl's transfer time (connect to last byte) into /dev/null; baselines on the run's own files, page cache warm, timed inside bash around the command, ` +
-      `interleaved rounds, median. outputs.zip of 10,000 files is ${(z[1]!.bytes / MiB).toFixed(0)} MiB, 10× that of 1,000: memory that grew with the outputs would ` +
+      `interleaved rounds, median. cat into /dev/null reads the page cache and writes nowhere; a download also copies every byte into a socket ` +
+      `and out of it in another process (curl): the bare Fastify rows show how near Node's HTTP gets to cat on this machine. outputs.zip of 10,000 files is ${(z[1]!.bytes / MiB).toFixed(0)} MiB, 10× that of 1,000: memory that grew with the outputs would ` +
       `show it ~10× as much; the ${ZIP_GROWTH_MIB} MiB bound is a fifth of that archive and leaves room for read buffers, yazl's record of each entry ` +
       `(kept for the central directory, written last) and the collector's timing.`,
   );
