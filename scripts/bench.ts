@@ -4,7 +4,7 @@
  * Exits 1 when a target is missed, 2 when the benchmark itself failed, else 0.
  *
  *   npm run bench                                  everything (the 100k folder takes minutes to make)
- *   npm run bench -- --only api,engine             some sections: api, auth, listing, submit, engine
+ *   npm run bench -- --only api,engine             some sections: api, auth, listing, submit, download, engine
  *   npm run bench -- --sizes 1000,10000            other work-folder sizes for the listing section
  *   npm run bench -- --cache-dir /var/tmp/fb       keep the generated work folders there and reuse them
  *   npm run bench -- --cpu-prof DIR                Ferry servers write V8 CPU profiles into DIR
@@ -12,7 +12,8 @@
  *   also: --rounds N (3), --connections N (10), --duration S (5), --warmup S (1), --engine-runs N (5),
  *         --json FILE (rows and raw samples), --keep (leave the temp folder for inspection)
  *
- * Needs cwltool, toil-cwl-runner, curl (the upload client), cp and sync on PATH.
+ * Needs cwltool, toil-cwl-runner, curl (the upload and download client), cp, sync,
+ * zip and unzip on PATH.
  *
  * Ferry runs as real server processes: by default `node <build>/src/cli.js
  * serve …`, where <build> is a private `tsc -p tsconfig.build.json` output
@@ -40,6 +41,7 @@ import { renderTable } from './bench/lib.js';
 import { parseOptions, type Section } from './bench/options.js';
 import { sectionApi } from './bench/section-api.js';
 import { sectionAuth } from './bench/section-auth.js';
+import { sectionDownload } from './bench/section-download.js';
 import { sectionEngine } from './bench/section-engine.js';
 import { sectionListing } from './bench/section-listing.js';
 import { sectionSubmit } from './bench/section-submit.js';
@@ -67,7 +69,7 @@ async function main(ctx: BenchContext): Promise<void> {
       `machine: ${os.availableParallelism()} cores, node ${process.version}`,
   );
   // The machine is shared: say how busy it was around each section (1-minute load average).
-  const sections: [Section, (ctx: BenchContext) => Promise<void>][] = [['api', sectionApi], ['auth', sectionAuth], ['submit', sectionSubmit], ['engine', sectionEngine], ['listing', sectionListing]];
+  const sections: [Section, (ctx: BenchContext) => Promise<void>][] = [['api', sectionApi], ['auth', sectionAuth], ['submit', sectionSubmit], ['download', sectionDownload], ['engine', sectionEngine], ['listing', sectionListing]];
   const loads: string[] = [];
   for (const [name, fn] of sections) {
     if (!ctx.opts.only.has(name)) continue;

@@ -4,11 +4,12 @@
  * objects (Ferry's own answers, captured once, so the bodies are the same
  * size), and receives a multipart submission by streaming its files into a
  * fresh folder (what storing three attachments costs at the least), and
- * takes a raw body on PUT /raw straight into a file (the floor of any HTTP upload).
+ * takes a raw body on PUT /raw straight into a file (the floor of any HTTP upload),
+ * and sends a file on GET /file?path=…&chunk=KiB as it reads it (a download's).
  *
  *   node ceiling.js PORT BODIES_JSON UPLOAD_DIR
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -31,6 +32,12 @@ async function main(): Promise<void> {
     return undefined;
   });
   app.put('/raw', async () => ({ ok: true }));
+  // A download's floor in Node: a file sent as it is read from the disk, `chunk` KiB a read (64, Node's default, unless told).
+  app.get('/file', async (req, reply) => {
+    const q = req.query as { path: string; chunk?: string };
+    const { size } = await fs.stat(q.path);
+    return reply.type('application/octet-stream').header('content-length', size).send(createReadStream(q.path, { highWaterMark: Number(q.chunk ?? 64) * 1024 }));
+  });
   app.get('/engine/v1/status', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('OK'));
   app.post('/ga4gh/wes/v1/runs', async (req) => {
     const id = `run-${randomBytes(16).toString('hex')}`;

@@ -5,6 +5,16 @@ import type { OutputFile } from '../backend/run-outputs.js';
 import { WesError } from '../util/errors.js';
 
 /**
+ * How much of a file is read from the disk at a time when it is sent. With
+ * Node's 64 KiB default a big download goes mostly on work done per chunk (a
+ * read on the thread pool, a socket write, the stream events between); 1 MiB
+ * reads send it 2–3× as fast (`npm run bench -- --only download`). A read
+ * never asks for more than the range has left, and a download in progress
+ * holds about one chunk.
+ */
+export const READ_CHUNK = 1024 * 1024;
+
+/**
  * Serves a run's log file: whole, or the single byte range a `Range` header
  * asks for (206); a range past the end is a 416. Multi-ranges are served whole.
  */
@@ -16,13 +26,13 @@ export async function serveLogFile(file: LogFile, range: string | undefined): Pr
     throw new WesError(416, `Range '${range}' is outside the ${size} bytes of ${which}.`, { 'content-range': `bytes */${size}` });
   }
   if (parsed === null || size === 0) {
-    return { status: 200, headers: { ...base, 'content-length': String(size) }, body: size === 0 ? '' : createReadStream(file.path, { end: size - 1 }) };
+    return { status: 200, headers: { ...base, 'content-length': String(size) }, body: size === 0 ? '' : createReadStream(file.path, { end: size - 1, highWaterMark: READ_CHUNK }) };
   }
   const { start, end } = parsed;
   return {
     status: 206,
     headers: { ...base, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': String(end - start + 1) },
-    body: createReadStream(file.path, { start, end }),
+    body: createReadStream(file.path, { start, end, highWaterMark: READ_CHUNK }),
   };
 }
 
@@ -65,12 +75,12 @@ export async function serveOutputFile(file: OutputFile, range: string | undefine
     throw new WesError(416, `Range '${range}' is outside the ${size} bytes of '${file.relative}'.`, { 'content-range': `bytes */${size}` });
   }
   if (parsed === null || size === 0) {
-    return { status: 200, headers: { ...headers, 'content-length': String(size) }, body: size === 0 ? Buffer.alloc(0) : createReadStream(file.path, { end: size - 1 }) };
+    return { status: 200, headers: { ...headers, 'content-length': String(size) }, body: size === 0 ? Buffer.alloc(0) : createReadStream(file.path, { end: size - 1, highWaterMark: READ_CHUNK }) };
   }
   const { start, end } = parsed;
   return {
     status: 206,
     headers: { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': String(end - start + 1) },
-    body: createReadStream(file.path, { start, end }),
+    body: createReadStream(file.path, { start, end, highWaterMark: READ_CHUNK }),
   };
 }
