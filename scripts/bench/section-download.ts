@@ -144,7 +144,10 @@ export async function sectionDownload(ctx: BenchContext): Promise<void> {
   const catRate = 100 / (median(d.cat) / 1000);
   ctx.rows.push({ metric: 'download one 100 MiB output, MiB/s (vs cat of the file)', ferry: ferryRate, baseline: catRate, unit: 'MiB/s', digits: 0, target: '≥ 0.50× cat', ok: ferryRate / catRate >= 0.5 });
   ctx.rows.push({ metric: '  same file from bare Fastify, 64 KiB reads (Node\'s default) (vs cat)', ferry: 100 / (median(d.bare64) / 1000), baseline: catRate, unit: 'MiB/s', digits: 0 });
-  ctx.rows.push({ metric: '  same file from bare Fastify, 1 MiB reads (vs cat)', ferry: 100 / (median(d.bare1024) / 1000), baseline: catRate, unit: 'MiB/s', digits: 0 });
+  const bareRate = 100 / (median(d.bare1024) / 1000);
+  ctx.rows.push({ metric: '  same file from bare Fastify, 1 MiB reads (vs cat)', ferry: bareRate, baseline: catRate, unit: 'MiB/s', digits: 0 });
+  // What an HTTP server in Node reaches on this machine: Ferry's download against it.
+  ctx.rows.push({ metric: '  Ferry\'s download vs bare Fastify sending the file in 1 MiB reads', ferry: ferryRate, baseline: bareRate, unit: 'MiB/s', digits: 0, target: '≥ 0.80×', ok: ferryRate / bareRate >= 0.8 });
   ctx.rows.push({ metric: '  its last MiB (Range: bytes=-1048576) vs tail -c, ms', ferry: median(d.range), baseline: median(d.tail), unit: 'ms', digits: 2 });
   ctx.rows.push({ metric: '  server RSS growth during the 100 MiB download (peak − before, max)', ferry: Math.max(...d.growth), unit: 'MiB', digits: 1 });
 
