@@ -235,8 +235,10 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
       return;
     }
     this.pids.delete(runId);
+    // A server that has stopped leaves its runs to the next one.
+    if (this.closed) return;
     if (!isTerminal(await this.workflow(runId).getState())) {
-      if (!this.closed && (await this.reattachable(runId))) {
+      if (await this.reattachable(runId)) {
         this.opts.logger.warn({ run_id: runId, pid }, 'the run\'s supervisor stopped; a new one takes over its Slurm job');
         return this.launch(runId);
       }

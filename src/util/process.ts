@@ -81,7 +81,9 @@ export async function isIdentityAlive(identity: string): Promise<boolean> {
   if (boot !== bootId()) return false;
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  return (await readProcStat(pid))?.startTime === start;
+  const stat = await readProcStat(pid);
+  // A zombie has ended: only its exit status waits for its parent.
+  return stat !== null && stat.startTime === start && stat.state !== 'Z' && stat.state !== 'X';
 }
 
 /**

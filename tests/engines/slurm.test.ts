@@ -32,23 +32,19 @@ if (!canSudo) {
   t.before(startCluster);
 }
 
-let startedHere = false;
+/** The cluster, held for this test process: started if it was down, stopped when its last holder leaves. */
 async function startCluster(): Promise<void> {
-  const up = spawnSync('bash', [clusterScript, 'status'], { stdio: 'ignore' }).status === 0;
-  if (!up) {
-    const res = spawnSync('bash', [clusterScript, 'start'], { encoding: 'utf8', timeout: 900_000 });
-    if (res.status !== 0) throw new Error(`the Slurm cluster did not start: ${res.stderr}`);
-    startedHere = true;
-  }
+  const res = spawnSync('bash', [clusterScript, 'start', '--holder', String(process.pid)], { encoding: 'utf8', timeout: 900_000 });
+  if (res.status !== 0) throw new Error(`the Slurm cluster did not start: ${res.stderr}`);
+  t.teardown(() => {
+    spawnSync('bash', [clusterScript, 'release', String(process.pid)], { stdio: 'ignore', timeout: 120_000 });
+  });
   const env = spawnSync('bash', [clusterScript, 'env'], { encoding: 'utf8' }).stdout;
   const conf = /SLURM_CONF=(\S+)/.exec(env)?.[1];
   if (!conf) throw new Error(`no SLURM_CONF from the cluster script: ${env}`);
   // The server and its supervisors find the cluster through it, as an operator's would.
   process.env.SLURM_CONF = conf;
 }
-t.teardown(() => {
-  if (startedHere) spawnSync('bash', [clusterScript, 'stop'], { stdio: 'ignore', timeout: 120_000 });
-});
 
 interface Job {
   id: string;
@@ -70,6 +66,11 @@ const ACTIVE = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'SUSP
 const activeJobsOf = async (runId: string): Promise<Job[]> =>
   (await squeue()).filter((j) => ACTIVE.has(j.state) && (j.name === `ferry-${runId}` || j.comment === `ferry-${runId}`));
 
+/**
+ * Toil's own Slurm jobs run outside the run's sandbox, as the user the run
+ * is (nobody, for a root server): the work folder must be passable for it,
+ * as the README says; tempDir makes it so.
+ */
 const slurmConfig = (over: Partial<FerryConfig> = {}): Partial<FerryConfig> => ({
   executor: 'slurm',
   slurm: { options: [], partitions: [], pollMs: 500 },
@@ -101,7 +102,7 @@ const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 
 };
 
 t.test('runs as Slurm jobs', async (t) => {
-  const app = await buildTestApp(t, slurmConfig());
+  const app = await buildTestApp(t, slurmConfig({ workDir: await tempDir(t, 'ferry-slurm-') }));
   // Over its one-minute limit: submitted first, its outcome checked last, so the wait overlaps the other runs.
   const overTime = await submitCwl(t, app, 'sleep', 'sleep.cwl', { seconds: 240 }, { workflow_engine_parameters: JSON.stringify({ '--time': '1' }) });
 
@@ -162,6 +163,13 @@ t.test('runs as Slurm jobs', async (t) => {
     t.same(await activeJobsOf(runId), [], 'nothing of the run is left in the queue');
   });
 
+  t.test('a job Slurm would never start (more CPUs than the partition has): EXECUTOR_ERROR, not QUEUED for ever', async (t) => {
+    const runId = await submitCwl(t, app, 'echo', 'echo.cwl', { message: 'x' }, { workflow_engine_parameters: JSON.stringify({ '--cpus-per-task': '64' }) });
+    t.equal(await waitForState(t, app, runId, ALL_DONE, 120_000), 'EXECUTOR_ERROR');
+    t.match((await runLog(t, app, runId)).run_log.system_logs?.join('\n'), /would never start/);
+    t.same(await activeJobsOf(runId), []);
+  });
+
   t.test('a failing tool: EXECUTOR_ERROR', async (t) => {
     const runId = await submitCwl(t, app, 'fail', 'fail.cwl', JSON.parse(await fs.readFile(path.join(workflowsDir, 'fail', 'inputs.json'), 'utf8')));
     t.equal(await waitForState(t, app, runId, ALL_DONE, 180_000), 'EXECUTOR_ERROR');
@@ -214,10 +222,12 @@ t.test('server and supervisor killed mid-run, then a new server: the run complet
   process.kill(Number(owner!.split(':')[2]), 'SIGKILL');
   const second = await buildTestApp(t, slurmConfig({ workDir }));
   t.equal(await waitForState(t, second, runId, ALL_DONE, 180_000), 'COMPLETE');
+  const log = await runLog(t, second, runId);
+  t.equal(log.state, 'COMPLETE', JSON.stringify(log.run_log.system_logs) + await fs.readFile(path.join(workDir, runId, 'supervisor.log'), 'utf8'));
 });
 
 t.test('20 runs at once on a small cluster: all complete, never more running than Slurm allows', async (t) => {
-  const app = await buildTestApp(t, slurmConfig());
+  const app = await buildTestApp(t, slurmConfig({ workDir: await tempDir(t, 'ferry-slurm-') }));
   const runIds = await Promise.all(Array.from({ length: 20 }, (_, i) => submitCwl(t, app, 'echo', 'echo.cwl', { message: `run ${i}` })));
   const mine = new Set(runIds.map((id) => `ferry-${id}`));
   let most = 0;
@@ -226,7 +236,10 @@ t.test('20 runs at once on a small cluster: all complete, never more running tha
     const states = await Promise.all(runIds.map(async (id) => ((await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${id}/status` })).json() as { state: string }).state));
     return states.every((s) => ALL_DONE.includes(s));
   }, 600_000);
-  for (const id of runIds) t.equal(await waitForState(t, app, id, ALL_DONE), 'COMPLETE', id);
+  for (const id of runIds) {
+    const log = await runLog(t, app, id);
+    t.equal(log.state, 'COMPLETE', `${id}: ${JSON.stringify(log.run_log.system_logs)}`);
+  }
   const { stdout } = await execFileP('sinfo', ['--noheader', '--format=%c']);
   const cpus = Number(stdout.trim().split('\n')[0]);
   t.ok(most >= 1 && most <= cpus, `at most ${cpus} jobs (one CPU each) ran at once: ${most} seen`);

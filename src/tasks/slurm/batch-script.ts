@@ -18,6 +18,8 @@ export interface BatchScript {
   argv: readonly string[];
   /** The engine's whole environment (the job's own is not passed on). */
   env: Record<string, string>;
+  /** Where the engine starts (the run's execution folder). */
+  cwd: string;
   /** Where the exit code goes: a file the supervisor can read (shared filesystem). */
   exitFile: string;
   /**
@@ -39,6 +41,8 @@ export function batchScript(job: BatchScript): string {
 # Ferry run ${job.runId}: its engine, as one Slurm job. Written by Ferry; the run's supervisor watches the job.
 exit_file=${shellQuote(job.exitFile)}
 rm -f "$exit_file" "$exit_file.tmp"
+# Slurm runs a job whose folder it cannot enter in /tmp instead: this one must not run at all.
+cd ${shellQuote(job.cwd)} || { echo "ferry: cannot enter the run's folder on $(hostname): is the work folder shared with this node?" >&2; exit 1; }
 
 # The engine's process: ${job.leaderDepth} generation(s) below the one started here (a sandbox's own processes in between).
 leader() {

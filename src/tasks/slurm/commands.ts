@@ -94,15 +94,22 @@ export async function sbatch(options: readonly string[], script: string): Promis
   return id;
 }
 
-/** scancel of jobs; `signal` for a signal other than the default (SIGTERM, then SIGKILL), `batchOnly` for the batch shell alone. */
-export async function scancel(ids: readonly string[], opts: { signal?: string; batchOnly?: boolean } = {}): Promise<void> {
-  if (ids.length === 0) return;
-  const args = [...(opts.signal ? [`--signal=${opts.signal}`] : []), ...(opts.batchOnly ? ['--batch'] : []), ...ids];
+/**
+ * scancel of jobs; `signal` for a signal other than the default (SIGTERM,
+ * then SIGKILL), `batchOnly` for the batch shell alone. Best effort: a job
+ * that ended meanwhile makes scancel fail (at times without a word), so
+ * callers check the queue afterwards instead; the failure is returned.
+ */
+export async function scancel(ids: readonly string[], opts: { signal?: string; batchOnly?: boolean } = {}): Promise<SlurmCommandError | null> {
+  if (ids.length === 0) return null;
+  // A signal reaches a batch script with no steps only with --full (every process of the job) or --batch (its shell).
+  const scope = opts.signal ? [opts.batchOnly ? '--batch' : '--full'] : [];
+  const args = [...(opts.signal ? [`--signal=${opts.signal}`] : []), ...scope, ...ids];
   try {
     await slurm('scancel', args);
+    return null;
   } catch (err) {
-    // A job that ended meanwhile is no reason to fail.
-    if (err instanceof SlurmCommandError && /already completing or completed|invalid job id|job is pending|not running/i.test(err.stderr)) return;
+    if (err instanceof SlurmCommandError) return err;
     throw err;
   }
 }

@@ -29,6 +29,12 @@ export const SlurmKeys = {
 const ACTIVE = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'SUSPENDED', 'REQUEUED', 'REQUEUE_FED', 'REQUEUE_HOLD', 'RESIZING', 'SIGNALING', 'STAGE_OUT', 'STOPPED', 'RESV_DEL_HOLD', 'SPECIAL_EXIT']);
 /** States of a job whose processes have started. */
 const STARTED = new Set(['RUNNING', 'COMPLETING', 'SUSPENDED', 'SIGNALING', 'STAGE_OUT', 'STOPPED']);
+/**
+ * Why a job waits that no waiting mends: it asks for more than its partition
+ * allows (CPUs, time, nodes) or for what the cluster does not have. Slurm
+ * keeps such a job pending for ever; Ferry ends the run instead.
+ */
+const NEVER_RUNS = new Set(['PartitionConfig', 'PartitionTimeLimit', 'PartitionNodeLimit', 'BadConstraints', 'InvalidAccount', 'InvalidQOS', 'QOSMaxCpuPerJobLimit', 'QOSMaxWallDurationPerJobLimit', 'QOSMaxMemoryPerJob', 'AccountNotAllowed']);
 /** The longest a stop waits for the scheduler to let go of a run's jobs. */
 const STOP_WAIT_MS = 120_000;
 
@@ -61,10 +67,9 @@ export class SlurmExecutor implements Executor {
     const partition = runOptions.filter((o) => o.startsWith('--partition='));
     const jobEnv: Record<string, string> = { ...env, TOIL_SLURM_ARGS: [`--comment=${jobTag(ctx.runId)}`, ...settings.options, ...partition].join(' ') };
     if (process.env.SLURM_CONF) jobEnv.SLURM_CONF = process.env.SLURM_CONF;
-    const script = batchScript({ runId: ctx.runId, argv: command, env: jobEnv, exitFile: exitFile(ctx.runDir), leaderDepth: policy?.kind === 'bwrap' ? 2 : 0 });
+    const script = batchScript({ runId: ctx.runId, argv: command, env: jobEnv, cwd: ctx.executionDir, exitFile: exitFile(ctx.runDir), leaderDepth: policy?.kind === 'bwrap' ? 2 : 0 });
     // Kept beside the run's logs: what ran, for whoever looks into the run.
     await fs.writeFile(path.join(ctx.runDir, 'slurm-job.sh'), script, { mode: 0o644 });
-    const submittedAt = Date.now();
     const jobId = await sbatch(
       [
         `--job-name=${jobTag(ctx.runId)}`,
@@ -78,6 +83,8 @@ export class SlurmExecutor implements Executor {
       ],
       script,
     );
+    // Snapshots from now on hold the job: the controller knew it when sbatch answered.
+    const submittedAt = Date.now();
     await wf.set(SlurmKeys.jobId, jobId);
     await wf.addSystemLog(`Ferry submitted the run to Slurm as job ${jobId} (${jobTag(ctx.runId)}).`);
     return new SlurmExecution(this.opts, ctx, jobId, submittedAt);
@@ -138,10 +145,10 @@ function jobsOfRun(jobs: readonly QueuedJob[], runId: string, mainId: string | n
  * Cancels a run's jobs (its own and its engine's) and waits until none is
  * left in the queue: pending ones are dropped, running ones get SIGKILL.
  */
-async function stopJobs(queue: SlurmQueue, runId: string, mainId: string | null, pollMs: number, signal = 'KILL'): Promise<void> {
+async function stopJobs(queue: SlurmQueue, runId: string, mainId: string | null, pollMs: number, signal = 'KILL', except?: string): Promise<void> {
   const deadline = Date.now() + STOP_WAIT_MS;
   for (let since = Date.now(); ; since = Date.now()) {
-    const left = jobsOfRun((await queue.snapshot(since)).jobs, runId, mainId);
+    const left = jobsOfRun((await queue.snapshot(since)).jobs, runId, mainId).filter((j) => j.id !== except);
     if (left.length === 0) return;
     if (Date.now() > deadline) throw new Error(`Slurm still holds the run's jobs ${left.map((j) => j.id).join(', ')} after ${STOP_WAIT_MS / 1000} s`);
     const pending = left.filter((j) => !STARTED.has(j.state)).map((j) => j.id);
@@ -185,6 +192,13 @@ class SlurmExecution implements Execution {
         if (failures++ % 30 === 0) await this.opts.workflow.addSystemLog(`Ferry could not read Slurm's queue (${(err as Error).message}); it keeps trying.`).catch(() => undefined);
         await new Promise((r) => setTimeout(r, pollMs));
         continue;
+      }
+      // Not in the snapshot: the controller is asked about the job itself before it counts as over.
+      const details = job ? null : await jobDetails(this.jobId).catch(() => null);
+      if (!job && details?.JobState && ACTIVE.has(details.JobState)) job = { id: this.jobId, state: details.JobState, reason: details.Reason ?? '', nodes: details.NodeList ?? '', name: details.JobName ?? '', comment: '' };
+      if (job && job.state === 'PENDING' && NEVER_RUNS.has(job.reason)) {
+        await stopJobs(this.opts.queue, this.ctx.runId, this.jobId, pollMs);
+        return { kind: 'failed', state: 'EXECUTOR_ERROR', exitCode: null, reason: `Slurm would never start the run's job ${this.jobId} (${job.reason}): it asks for more than its partition allows. The job was cancelled.` };
       }
       if (job && ACTIVE.has(job.state)) {
         if (STARTED.has(job.state) && !this.running) {
@@ -253,15 +267,17 @@ class SlurmExecution implements Execution {
   /** The engine's own jobs it left in the queue: SIGTERM, then after the grace period everything. */
   async reap(graceMs: number): Promise<void> {
     const { queue, settings } = this.opts;
-    const left = jobsOfRun((await queue.snapshot(Date.now())).jobs, this.ctx.runId, null);
+    // The run's own job is over (it may still show as completing); what else the run left is the engine's.
+    const engineJobs = async (): Promise<QueuedJob[]> => jobsOfRun((await queue.snapshot(Date.now())).jobs, this.ctx.runId, null).filter((j) => j.id !== this.jobId);
+    const left = await engineJobs();
     if (left.length === 0) return;
     await scancel(left.map((j) => j.id), { signal: 'TERM' });
     const deadline = Date.now() + Math.min(graceMs, 10_000);
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, settings.pollMs));
-      if (jobsOfRun((await queue.snapshot(Date.now())).jobs, this.ctx.runId, null).length === 0) return;
+      if ((await engineJobs()).length === 0) return;
     }
-    await stopJobs(queue, this.ctx.runId, null, settings.pollMs);
+    await stopJobs(queue, this.ctx.runId, null, settings.pollMs, 'KILL', this.jobId);
   }
 }
 
