@@ -7,6 +7,7 @@ import { runContext } from '../engines/run-context.js';
 import { isTerminal } from '../runs/state-machine.js';
 import type { StateStore } from '../runs/state-store.js';
 import { parseJsonArray, RunKeys, type ToilWorkflow } from '../runs/workflow.js';
+import { SlurmKeys } from '../tasks/slurm/slurm-executor.js';
 import { errnoCode, NotFoundError } from '../util/errors.js';
 import type { RunLifecycle } from './run-lifecycle.js';
 import type { ApiLinks } from './api-links.js';
@@ -66,9 +67,11 @@ export class RunLogs {
     const tasks = await this.taskLogs(wf, record);
     // Each File and Directory located where a client fetches it, not where this server keeps it.
     const outputs = state === 'COMPLETE' ? publicOutputs((await wf.readOutputs()) ?? {}, wf, links) : {};
+    // Where the run ran, beside the client's own tags: its Slurm job (with --executor slurm).
+    const jobId = record[SlurmKeys.jobId];
     return {
       run_id: wf.runId,
-      request,
+      request: jobId === undefined ? request : { ...request, tags: { ...request.tags, slurm_job_id: jobId } },
       state,
       run_log: {
         name: workflowName(request.workflow_url),

@@ -131,6 +131,7 @@ t.test('runs as Slurm jobs', async (t) => {
     const log = await runLog(t, app, runId);
     const jobId = /as job (\d+)/.exec((log.run_log.system_logs ?? []).join('\n'))?.[1];
     t.ok(jobId, 'the system logs name the job');
+    t.equal((log as unknown as { request: { tags: Record<string, string> } }).request.tags.slurm_job_id, jobId, 'and the run log\'s tags');
     const { stdout } = await execFileP('scontrol', ['show', 'job', '-o', jobId!]);
     t.match(stdout, `JobName=ferry-${runId}`);
     t.match(stdout, 'Partition=short');
