@@ -4,16 +4,21 @@
  * Exits 1 when a target is missed, 2 when the benchmark itself failed, else 0.
  *
  *   npm run bench                                  everything (the 100k folder takes minutes to make)
- *   npm run bench -- --only api,engine             some sections: api, auth, listing, submit, download, engine
+ *   npm run bench -- --only api,engine             some sections: api, auth, listing, submit, download, engine, slurm
  *   npm run bench -- --sizes 1000,10000            other work-folder sizes for the listing section
  *   npm run bench -- --cache-dir /var/tmp/fb       keep the generated work folders there and reuse them
  *   npm run bench -- --cpu-prof DIR                Ferry servers write V8 CPU profiles into DIR
  *   npm run bench -- --server tsx                  run Ferry through tsx (src/cli.ts) instead of compiled JS
  *   also: --rounds N (3), --connections N (10), --duration S (5), --warmup S (1), --engine-runs N (5),
- *         --json FILE (rows and raw samples), --keep (leave the temp folder for inspection)
+ *         --json FILE (rows and raw samples), --keep (leave the temp folder for inspection);
+ *         --engine-runs is also the number of rounds of the slurm section
  *
  * Needs cwltool, toil-cwl-runner, curl (the upload and download client), cp, sync,
- * zip and unzip on PATH.
+ * zip and unzip on PATH. The slurm section (submission → engine start through Slurm
+ * against the local executor; informative, no target) holds the one-node cluster of
+ * scripts/slurm-cluster.sh for the bench's process (starting it if it is down, as
+ * root or through sudo, which may install Debian's slurm-wlm) and releases it at
+ * the end; without root or sudo it is skipped, with a note.
  *
  * Ferry runs as real server processes: by default `node <build>/src/cli.js
  * serve …`, where <build> is a private `tsc -p tsconfig.build.json` output
@@ -25,7 +30,8 @@
  *
  * Everything it starts (servers, run supervisors, engines, load generators)
  * carries a marker or lives in its temp folder, and is ended at the end, as is
- * the temp folder, whatever happens.
+ * the temp folder, whatever happens; so are the Slurm jobs of its runs, and its
+ * hold on the cluster.
  *
  * The parts live in scripts/bench/: options.ts, context.ts (shared state and
  * cleanup), ferry-process.ts (build, start, stop), client.ts, one
@@ -44,6 +50,7 @@ import { sectionAuth } from './bench/section-auth.js';
 import { sectionDownload } from './bench/section-download.js';
 import { sectionEngine } from './bench/section-engine.js';
 import { sectionListing } from './bench/section-listing.js';
+import { sectionSlurm } from './bench/section-slurm.js';
 import { sectionSubmit } from './bench/section-submit.js';
 
 const opts = parseOptions();
@@ -69,7 +76,7 @@ async function main(ctx: BenchContext): Promise<void> {
       `machine: ${os.availableParallelism()} cores, node ${process.version}`,
   );
   // The machine is shared: say how busy it was around each section (1-minute load average).
-  const sections: [Section, (ctx: BenchContext) => Promise<void>][] = [['api', sectionApi], ['auth', sectionAuth], ['submit', sectionSubmit], ['download', sectionDownload], ['engine', sectionEngine], ['listing', sectionListing]];
+  const sections: [Section, (ctx: BenchContext) => Promise<void>][] = [['api', sectionApi], ['auth', sectionAuth], ['submit', sectionSubmit], ['download', sectionDownload], ['engine', sectionEngine], ['slurm', sectionSlurm], ['listing', sectionListing]];
   const loads: string[] = [];
   for (const [name, fn] of sections) {
     if (!ctx.opts.only.has(name)) continue;

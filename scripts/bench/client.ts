@@ -3,6 +3,7 @@
  * (load.ts), and the few WES calls a section needs (submit a run, wait for a state).
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { childEnv, TERMINAL, type BenchContext } from './context.js';
 import { out, type Ferry } from './ferry-process.js';
 import { getJson, multipartBody, request, run, sleep } from './lib.js';
@@ -39,4 +40,13 @@ export async function waitState(f: Ferry, runId: string, states: string[], pollM
     if (Date.now() > deadline) throw new Error(`run ${runId} still ${state}`);
     await sleep(pollMs);
   }
+}
+
+/** The file an output URL of a run names, in the run's folder of `f`'s work folder. */
+export function localOutput(f: Ferry, runId: string, location: string): string {
+  const marker = `/runs/${runId}/outputs/`;
+  const at = location.indexOf(marker);
+  if (at < 0) throw new Error(`output location ${location} is not under ${marker}`);
+  const relative = location.slice(at + marker.length).split('/').map(decodeURIComponent);
+  return path.join(f.workDir, runId, 'outputs', ...relative);
 }

@@ -40,6 +40,11 @@ export interface BenchContext {
   rows: Row[];
   notes: string[];
   raw: Record<string, unknown>;
+  /**
+   * What cleanup also undoes, last first, once the processes are gone and before the temp folder
+   * goes (a cluster the run held, jobs it left there). Each must be safe to call twice.
+   */
+  finalizers: (() => Promise<void>)[];
 }
 
 /** Makes the run's temp folder and names its build folder. */
@@ -55,6 +60,7 @@ export async function createContext(opts: BenchOptions): Promise<BenchContext> {
     rows: [],
     notes: [],
     raw: {},
+    finalizers: [],
   };
 }
 
@@ -90,6 +96,7 @@ export async function cleanup(ctx: BenchContext): Promise<void> {
     }
     await sleep(100);
   }
+  for (const fn of [...ctx.finalizers].reverse()) await fn().catch((err: unknown) => log(`cleanup: ${String(err)}`));
   if (ctx.opts.keep) log(`kept ${ctx.tmpRoot}`);
   else await fs.rm(ctx.tmpRoot, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 }).catch((err: unknown) => log(`could not remove ${ctx.tmpRoot}: ${String(err)}`));
   await fs.rm(ctx.buildDir, { recursive: true, force: true }).catch(() => undefined);

@@ -51,14 +51,17 @@ async function waitUp(child: ChildProcess, url: string, logFile: string, t0: big
   }
 }
 
-/** Starts `ferry serve` and times it: spawn → first 200 on /engine/v1/status. */
-export async function startFerry(ctx: BenchContext, name: string, workDir: string, extra: string[] = []): Promise<Ferry> {
+/**
+ * Starts `ferry serve` and times it: spawn → first 200 on /engine/v1/status. `extra` are more
+ * flags of `serve`, `env` more environment (beside what childEnv gives every process).
+ */
+export async function startFerry(ctx: BenchContext, name: string, workDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Ferry> {
   const port = await freePort();
   const cpuProf = ctx.opts.cpuProf;
   const prof = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProf)}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
   const args = [...prof, ...ferryEntry(ctx), 'serve', '--host', '127.0.0.1', '--port', String(port), '--work-dir', workDir, '--log-level', 'warn', ...extra];
   const t0 = process.hrtime.bigint();
-  const child = spawnLogged(process.execPath, args, path.join(ctx.tmpRoot, `${name}.log`), { cwd: ctx.tmpRoot, env: childEnv(ctx), detached: true });
+  const child = spawnLogged(process.execPath, args, path.join(ctx.tmpRoot, `${name}.log`), { cwd: ctx.tmpRoot, env: childEnv(ctx, env), detached: true });
   ctx.servers.push(child);
   const root = `http://127.0.0.1:${port}`;
   const startupMs = await waitUp(child, `${root}/engine/v1/status`, path.join(ctx.tmpRoot, `${name}.log`), t0);

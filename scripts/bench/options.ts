@@ -1,7 +1,7 @@
 /** The command line of `npm run bench` (documented in the header of scripts/bench.ts). */
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['api', 'auth', 'listing', 'submit', 'download', 'engine'] as const;
+export const SECTIONS = ['api', 'auth', 'listing', 'submit', 'download', 'engine', 'slurm'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { submit, waitState } from './client.js';
+import { localOutput, submit, waitState } from './client.js';
 import { fixture, log, type BenchContext } from './context.js';
 import { startCeiling, startFerry, stopFerry, type Ferry } from './ferry-process.js';
 import { getJson, median, rssMiB, run } from './lib.js';
@@ -62,15 +62,6 @@ async function timed(cmd: string[], cwd?: string): Promise<number> {
   if (r.code !== 0) throw new Error(`${cmd.join(' ')} exited ${r.code}: ${r.stderr}`);
   const [s, e] = r.stdout.trim().split(' ').map(Number);
   return (e! - s!) * 1000;
-}
-
-/** The run's folder for an output URL of it, and the path it names there. */
-function localOutput(f: Ferry, runId: string, location: string): string {
-  const marker = `/runs/${runId}/outputs/`;
-  const at = location.indexOf(marker);
-  if (at < 0) throw new Error(`output location ${location} is not under ${marker}`);
-  const relative = location.slice(at + marker.length).split('/').map(decodeURIComponent);
-  return path.join(f.workDir, runId, 'outputs', ...relative);
 }
 
 type Outputs = Record<string, { class: string; location: string; size?: number; checksum?: string }>;
