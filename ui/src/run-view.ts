@@ -59,7 +59,7 @@ export function runView(main: HTMLElement, runId: string): () => void {
       row('Ended (UTC)', showTime(rl.end_time) || '—'),
       row('Took', showDuration(rl.start_time, rl.end_time) || '—'),
       rl.exit_code === undefined || rl.exit_code === null ? [] : row('Exit code', String(rl.exit_code)),
-      row('Tags', ...Object.entries(req?.tags ?? {}).map(([k, v]) => h('span', { class: 'tag' }, `${k}=${v}`))),
+      row('Tags', ...(Object.keys(req?.tags ?? {}).length ? Object.entries(req?.tags ?? {}).map(([k, v]) => h('span', { class: 'tag' }, `${k}=${v}`)) : ['—'])),
     );
     command.textContent = rl.cmd?.length ? rl.cmd.map(quote).join(' ') : '(not started yet)';
     systemLogs.textContent = rl.system_logs?.length ? rl.system_logs.join('\n') : '(none)';

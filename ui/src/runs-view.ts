@@ -22,7 +22,8 @@ function readFilters(query: URLSearchParams): Filters {
     state: query.get('state') ?? '',
     tagKey: query.get('tag_key') ?? '',
     tagValue: query.get('tag_value') ?? '',
-    pageSize: PAGE_SIZES.includes(size) ? size : 25,
+    // Any size the API takes may be put in the address; the menu offers a few.
+    pageSize: Number.isInteger(size) && size >= 1 && size <= 1000 ? size : 25,
   };
 }
 
@@ -58,7 +59,8 @@ export function runsView(main: HTMLElement, query: URLSearchParams): () => void 
   stateSelect.value = filters.state;
   const tagKey = h('input', { name: 'tag_key', id: 'filter-tag-key', placeholder: 'key', value: filters.tagKey, size: 12 });
   const tagValue = h('input', { name: 'tag_value', id: 'filter-tag-value', placeholder: 'value (optional)', value: filters.tagValue, size: 14 });
-  const pageSize = h('select', { name: 'page_size', id: 'filter-page-size' }, PAGE_SIZES.map((n) => h('option', { value: n }, `${n} a page`)));
+  const sizes = PAGE_SIZES.includes(filters.pageSize) ? PAGE_SIZES : [...PAGE_SIZES, filters.pageSize].sort((a, b) => a - b);
+  const pageSize = h('select', { name: 'page_size', id: 'filter-page-size' }, sizes.map((n) => h('option', { value: n }, `${n} a page`)));
   pageSize.value = String(filters.pageSize);
 
   const apply = (event?: Event): void => {
