@@ -79,6 +79,29 @@ t.test('the dashboard, end to end', { skip: skip ?? false }, async (t) => {
     await screenshot(page, 'run-complete');
   });
 
+  await t.test('a workflow folder with sub-folders, and the timeline of its two tasks', async (t) => {
+    await page.goto(`${base}/ui/#/submit`);
+    await page.locator('#workflow_type option[value=CWL]').waitFor({ state: 'attached' });
+    await page.setInputFiles('#workflow_folder', path.join(workflowsDir, 'two-step'));
+    t.equal(await page.inputValue('#workflow_url'), 'main.cwl', 'the workflow at the folder\'s top');
+    await page.selectOption('#workflow_type_version', 'v1.2');
+    await page.fill('#workflow_params', await fs.readFile(path.join(workflowsDir, 'two-step', 'inputs.json'), 'utf8'));
+    await page.fill('#tags', '{"project": "ui-test-folder"}');
+    await page.click('#submit');
+    const runId = await runIdOf(page);
+    await page.locator('#run-state [data-state=COMPLETE]').waitFor({ timeout: 180_000 });
+    const request = (await app.inject({ method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` })).json() as { outputs: Record<string, unknown> };
+    t.ok(request.outputs.count_file, 'the run found tools/ and data/ where main.cwl points');
+    await page.locator('svg.timeline g.task').nth(1).waitFor();
+    t.equal(await page.locator('svg.timeline g.task').count(), 2, 'two bars: upper, then count');
+    const labels = await page.locator('svg.timeline g.task text.label').allTextContents();
+    t.same(labels.map((l) => l.replace(/^.*?(upper|count).*$/, '$1')), ['upper', 'count'], 'in the order they started');
+    const link = page.locator('#run-outputs a.download', { hasText: /upper/ });
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    t.equal(await fs.readFile((await download.path())!, 'utf8'), 'ALPHA\nBRAVO\nCHARLIE\nDELTA\n');
+    await screenshot(page, 'run-two-step');
+  });
+
   await t.test('the runs table: live, filtered by tag and state, paged', async (t) => {
     await page.goto(`${base}/ui/#/`);
     await page.locator(`#runs tr[data-run-id="${done}"] [data-state=COMPLETE]`).waitFor();
@@ -103,14 +126,20 @@ t.test('the dashboard, end to end', { skip: skip ?? false }, async (t) => {
     t.pass('no run failed');
     await page.goto(`${base}/ui/#/?state=COMPLETE`);
     await page.locator(`#runs tr[data-run-id="${otherId}"]`).waitFor();
-    t.equal(await page.locator('#runs tbody tr').count(), 2, 'both runs are COMPLETE');
+    t.equal(await page.locator('#runs tbody tr').count(), 3, 'the three runs are COMPLETE');
 
     await page.goto(`${base}/ui/#/?page_size=1`);
     await page.locator(`#runs tr[data-run-id="${otherId}"]`).waitFor();
     t.ok(await page.isDisabled('#page-prev'), 'the first page has none before it');
     await page.click('#page-next');
+    await page.locator('.pager', { hasText: 'page 2' }).waitFor();
+    await page.click('#page-next');
     await page.locator(`#runs tr[data-run-id="${done}"]`).waitFor();
-    t.equal(await page.locator('#runs tbody tr').count(), 1, 'one run a page, the older one on page 2');
+    t.equal(await page.locator('#runs tbody tr').count(), 1, 'one run a page, the oldest on page 3');
+    t.match(await page.textContent('.pager'), /page 3/);
+    t.ok(await page.isDisabled('#page-next'), 'and no page after it');
+    await page.click('#page-prev');
+    await page.locator('.pager', { hasText: 'page 2' }).waitFor();
     await page.click('#page-prev');
     await page.locator(`#runs tr[data-run-id="${otherId}"]`).waitFor();
     await screenshot(page, 'runs');

@@ -145,6 +145,8 @@ export function runsView(main: HTMLElement, query: URLSearchParams): () => void 
   const turn = (change: () => void): void => {
     stop();
     change();
+    // Until the page is read, its token for the next is not known.
+    prev.disabled = next.disabled = true;
     stop = every(REFRESH_MS, load);
   };
   prev.addEventListener('click', () => turn(() => tokens.length > 1 && tokens.pop()));

@@ -33,9 +33,23 @@ function tagsOf(text: string): Record<string, string> | undefined {
   return tags;
 }
 
-/** The attachment most likely the workflow: the first CWL, WDL or Python file, else the first. */
-function likelyWorkflow(files: File[]): string | undefined {
-  return (files.find((f) => /\.(cwl|wdl|py)$/i.test(f.name)) ?? files[0])?.name;
+/** A file as attached: a chosen file by its name; a file of a chosen folder by its path inside that folder. */
+interface Attachment {
+  name: string;
+  file: File;
+}
+
+function attachmentsOf(files: HTMLInputElement, folder: HTMLInputElement): Attachment[] {
+  const loose = [...(files.files ?? [])].map((file) => ({ name: file.name, file }));
+  // `webkitRelativePath` starts with the chosen folder's own name: the run sees what is inside it.
+  const inFolder = [...(folder.files ?? [])].map((file) => ({ name: file.webkitRelativePath.split('/').slice(1).join('/') || file.name, file }));
+  return [...loose, ...inFolder];
+}
+
+/** The attachment most likely the workflow: a CWL, WDL or Python file at the top (`main.*` first), else the first. */
+function likelyWorkflow(attachments: Attachment[]): string | undefined {
+  const names = attachments.map((a) => a.name).sort((a, b) => a.split('/').length - b.split('/').length || Number(!/^main\./.test(a)) - Number(!/^main\./.test(b)));
+  return names.find((n) => /\.(cwl|wdl|py)$/i.test(n)) ?? names[0];
 }
 
 export function submitView(main: HTMLElement): () => void {
@@ -45,6 +59,7 @@ export function submitView(main: HTMLElement): () => void {
   const engine = h('select', { id: 'workflow_engine', name: 'workflow_engine' }, h('option', { value: '' }, '(the default)'));
   const url = h('input', { id: 'workflow_url', name: 'workflow_url', required: true, placeholder: 'echo.cwl, or https://…', size: 48 });
   const files = h('input', { id: 'workflow_attachment', name: 'workflow_attachment', type: 'file', multiple: true });
+  const folder = h('input', { id: 'workflow_folder', type: 'file', webkitdirectory: true, multiple: true });
   const params = h('textarea', { id: 'workflow_params', name: 'workflow_params', rows: 6, placeholder: '{"message": "hello"}', spellcheck: false });
   const tags = h('textarea', { id: 'tags', name: 'tags', rows: 3, placeholder: 'project=demo\n(or a JSON object)', spellcheck: false });
   const engineParams = h('textarea', { id: 'workflow_engine_parameters', name: 'workflow_engine_parameters', rows: 2, placeholder: '{"--parallel": ""}', spellcheck: false });
@@ -59,9 +74,8 @@ export function submitView(main: HTMLElement): () => void {
     version.value = known[known.length - 1] ?? '';
   };
   type.addEventListener('change', versionsFor);
-  files.addEventListener('change', () => {
-    const chosen = [...(files.files ?? [])];
-    if (!url.value.trim()) url.value = likelyWorkflow(chosen) ?? '';
+  const chosen = (): void => {
+    if (!url.value.trim()) url.value = likelyWorkflow(attachmentsOf(files, folder)) ?? '';
     if (!type.value || /\.wdl$/i.test(url.value)) {
       const guess = /\.wdl$/i.test(url.value) ? 'WDL' : /\.py$/i.test(url.value) ? 'PY' : 'CWL';
       if ([...type.options].some((o) => o.value === guess)) {
@@ -69,12 +83,15 @@ export function submitView(main: HTMLElement): () => void {
         versionsFor();
       }
     }
-  });
+  };
+  files.addEventListener('change', chosen);
+  folder.addEventListener('change', chosen);
 
   const form = h(
     'form',
     { class: 'submit', id: 'submit-form' },
     h('div', { class: 'field' }, h('label', { for: 'workflow_attachment' }, 'Attachments'), files, h('small', {}, 'The workflow and the files it needs; sent with the run.')),
+    h('div', { class: 'field' }, h('label', { for: 'workflow_folder' }, 'or a folder'), folder, h('small', {}, 'Everything in it, sub-folders kept (tools/step.cwl).')),
     h('div', { class: 'field' }, h('label', { for: 'workflow_url' }, 'Workflow'), url, h('small', {}, 'An attachment\'s name, or a URL the server may read.')),
     h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', { for: 'workflow_type' }, 'Type'), type), h('div', { class: 'field' }, h('label', { for: 'workflow_type_version' }, 'Version'), version), h('div', { class: 'field' }, h('label', { for: 'workflow_engine' }, 'Engine'), engine)),
     h('div', { class: 'field' }, h('label', { for: 'workflow_params' }, 'Parameters (JSON)'), params),
@@ -103,7 +120,7 @@ export function submitView(main: HTMLElement): () => void {
         error.textContent = (err as Error).message;
         return;
       }
-      for (const file of files.files ?? []) body.append('workflow_attachment', file, file.name);
+      for (const { name, file } of attachmentsOf(files, folder)) body.append('workflow_attachment', file, name);
       send.disabled = true;
       try {
         // The form goes as the browser encodes it (multipart, with its boundary).
