@@ -108,10 +108,10 @@ t.test('the dashboard, end to end', { skip: skip ?? false }, async (t) => {
     // A run submitted elsewhere shows up without a reload.
     const other = await submit(t, app, { workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'echo.cwl', workflow_params: '{"message": "other"}', tags: '{"project":"other"}' }, await attachFolder(path.join(workflowsDir, 'echo')));
     const otherId = (other.json() as { run_id: string }).run_id;
-    await page.locator(`#runs tr[data-run-id="${otherId}"]`).waitFor({ timeout: 10_000 });
+    await page.locator(`#runs tr[data-run-id="${otherId}"]`).waitFor();
     t.pass('a new run appears in the open table');
     await waitForState(t, app, otherId);
-    await page.locator(`#runs tr[data-run-id="${otherId}"] [data-state=COMPLETE]`).waitFor({ timeout: 10_000 });
+    await page.locator(`#runs tr[data-run-id="${otherId}"] [data-state=COMPLETE]`).waitFor();
     t.pass('and its state follows');
 
     await page.fill('#filter-tag-key', 'project');
