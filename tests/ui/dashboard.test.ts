@@ -171,5 +171,8 @@ t.test('the dashboard, end to end', { skip: skip ?? false }, async (t) => {
     t.equal((await app.inject({ method: 'GET', url: `/ga4gh/wes/v1/runs/${slow}` })).statusCode, 404, 'the run is gone');
     await page.locator(`#runs tr[data-run-id="${done}"]`).waitFor();
     t.equal(await page.locator(`#runs tr[data-run-id="${slow}"]`).count(), 0, 'and out of the table');
+    await page.goto(`${base}/ui/#/runs/${slow}`);
+    await page.locator('#run-error', { hasText: 'No run' }).waitFor();
+    t.pass('its page says it is gone');
   });
 });

@@ -44,6 +44,7 @@ export function runView(main: HTMLElement, runId: string): () => void {
 
   let runLog: RunLog | undefined;
   let final = false;
+  let gone = false;
   let outputsRead = false;
 
   const renderLog = (log: RunLog): void => {
@@ -134,8 +135,9 @@ export function runView(main: HTMLElement, runId: string): () => void {
   const refresh = async (): Promise<boolean> => {
     const result = await api().GET('/ga4gh/wes/v1/runs/{run_id}', { params: { path } });
     if (!result.data) {
-      error.textContent = result.response.status === 404 ? `No run ${runId} (it may have been deleted).` : problem(result);
-      return result.response.status !== 404;
+      gone = result.response.status === 404;
+      error.textContent = gone ? `No run ${runId} (it may have been deleted).` : problem(result);
+      return !gone;
     }
     error.textContent = '';
     runLog = result.data;
@@ -181,6 +183,7 @@ export function runView(main: HTMLElement, runId: string): () => void {
   const stopRun = every(REFRESH_MS, refresh);
   // The logs go on until the run has ended and nothing more came.
   const stopLogs = every(LOG_MS, async () => {
+    if (gone) return false;
     const wasFinal = final;
     const grew = await tails[shown].poll();
     return !(wasFinal && !grew);
