@@ -14,6 +14,7 @@ import { serveLogFile, serveOutputFile } from './api/log-files.js';
 import { zipOutputs } from './api/zip.js';
 import { rootLinks } from './api/links.js';
 import { createWesApi } from './api/wes-api.js';
+import { defaultUiDir, registerUi } from './api/ui.js';
 import { stagingRoot } from './backend/staging.js';
 import { ToilBackend } from './backend/toil-backend.js';
 import { WorkflowAllowList } from './backend/workflow-allow-list.js';
@@ -44,6 +45,8 @@ export interface AppParts {
   retentionSweepMs?: number;
   /** Most runs one retention sweep deletes. */
   retentionBatch?: number;
+  /** The dashboard's built files (default: dist/ui, made by `npm run build`). */
+  uiDir?: string;
 }
 
 declare module 'fastify' {
@@ -183,6 +186,8 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   await app.register(multipart, { throwFileSizeLimit: true });
   if (config.cors) await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
 
+  // The dashboard's static files, beside the API's catch-all route (a more specific path wins).
+  registerUi(app, parts.uiDir ?? defaultUiDir());
   const api = await createWesApi(app, {
     backend,
     workDir: config.workDir,

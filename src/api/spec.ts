@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Document } from 'openapi-backend';
 
 /** The project root: the nearest folder above this module with a package.json. */
-function projectRoot(): string {
+export function projectRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);

@@ -175,7 +175,8 @@ function engineOptions(
       throw new MalformedRequestError(`${source}: '${flag}' must have a string value or null.`);
     }
     if (!/^--?[A-Za-z][A-Za-z0-9-]*$/.test(flag)) throw new MalformedRequestError(`${source}: '${flag}' is not an option name.`);
-    const option: EngineOption = { flag, value: value === null ? null : String(value) };
+    // An empty value is a bare switch, as WES clients send one (the spec's values are strings; Toil's server reads "" so too).
+    const option: EngineOption = { flag, value: value === null || value === '' ? null : String(value) };
     // With a scheduler, its resource options are the run's job's, not the engine's.
     if (isSchedulerOption(scheduler, flag)) {
       forScheduler.push(schedulerOption(scheduler!, source, flag, option.value));
