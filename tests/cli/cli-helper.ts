@@ -9,6 +9,8 @@ import { buildTestApp } from '../helper.js';
 import type { Test } from 'tap';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+/** tsx's loader by its URL: a process started in another folder finds it too. */
+const tsx = import.meta.resolve('tsx');
 
 /** The real app over a temp work folder, listening on a free loopback port; its URL. */
 export async function listeningApp(t: Test, overrides: Partial<FerryConfig> = {}): Promise<{ app: FastifyInstance; url: string }> {
@@ -24,13 +26,13 @@ export interface CliResult {
 }
 
 /**
- * Runs `ferry ARGS` as a real process (node with tsx on src/cli.ts), its
+ * Runs `ferry ARGS` as a real process (node with tsx on src/cli.ts) in `cwd`, its
  * stdout and stderr piped; never blocks the test's event loop, which serves
  * the server it talks to. No FERRY_* variable of the test's own leaks in.
  */
 export function ferry(args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FERRY_')));
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', tsx, path.join(root, 'src/cli.ts'), ...args], {
     cwd: options.cwd ?? root,
     env: { ...env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
