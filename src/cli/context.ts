@@ -4,7 +4,8 @@
  * environment, and one way to turn a failed call into one line on stderr.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ferryClient, type ClientCredentials, type FerryClient } from '../client/client.js';
+import { ferryClient, type ClientCredentials, type components, type FerryClient } from '../client/client.js';
+import { parseExact, stringifyExact } from '../util/exact-json.js';
 
 /** Where a command writes, and what it reads its settings from: the process's own, or a test's. */
 export interface CliIo {
@@ -109,9 +110,19 @@ export function connectionError(s: Pick<Session, 'url'>, err: unknown): CliError
   return new CliError(`cannot reach ${s.url}: ${why}`);
 }
 
-/** Writes a value as pretty JSON on stdout. */
-export function printJson(s: Pick<Session, 'io'>, value: unknown): void {
-  s.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** Writes a value as pretty JSON on stdout (numbers read by {@link runLog} as they were written). */
+export function printJson(s: Pick<Session, 'io'>, value: unknown, indent = 2): void {
+  s.io.stdout.write(`${stringifyExact(value, indent)}\n`);
+}
+
+/**
+ * A run's log, its numbers kept as the server wrote them: outputs hold what
+ * the engine wrote (`4200000000000000000000000000000000000000000`, `1.10`),
+ * which a double would change.
+ */
+export async function runLog(s: Session, runId: string): Promise<components['schemas']['RunLog']> {
+  const text = await answer(s, s.client.GET('/ga4gh/wes/v1/runs/{run_id}', { params: { path: { run_id: runId } }, parseAs: 'text' }));
+  return parseExact(text) as components['schemas']['RunLog'];
 }
 
 /** A `k=v` tag flag as a pair (`k` alone: an empty value). */

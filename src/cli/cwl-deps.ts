@@ -99,23 +99,53 @@ function mainProcess(doc: unknown, fragment: string | undefined): Record<string,
   return doc.$graph.find((p): p is Record<string, unknown> => isObject(p) && typeof p.id === 'string' && p.id.replace(/^#/, '') === want);
 }
 
-/** Each input of a process that declares secondary files, with its plain patterns (expressions are the engine's). */
-export function secondaryPatterns(doc: unknown, fragment?: string): Map<string, { pattern: string; required: boolean }[]> {
-  const out = new Map<string, { pattern: string; required: boolean }[]>();
-  const inputs = mainProcess(doc, fragment)?.inputs;
-  const entries: [string, unknown][] = Array.isArray(inputs)
-    ? inputs.filter(isObject).map((i) => [String(i.id ?? '').replace(/^#?(.*\/)?/, ''), i])
-    : isObject(inputs)
-      ? Object.entries(inputs)
-      : [];
-  for (const [id, input] of entries) {
-    if (!isObject(input) || input.secondaryFiles === undefined) continue;
-    const list = Array.isArray(input.secondaryFiles) ? input.secondaryFiles : [input.secondaryFiles];
-    const patterns = list
-      .map((p) => (typeof p === 'string' ? { pattern: p, required: true } : isObject(p) && typeof p.pattern === 'string' ? { pattern: p.pattern, required: p.required !== false } : null))
-      .filter((p): p is { pattern: string; required: boolean } => p !== null && !isExpression(p.pattern));
-    if (patterns.length) out.set(id, patterns);
-  }
+type Pattern = { pattern: string; required: boolean };
+
+/** A parameter's `secondaryFiles`, plain patterns only (expressions are the engine's). */
+function patternsOf(secondaryFiles: unknown): Pattern[] {
+  if (secondaryFiles === undefined) return [];
+  const list = Array.isArray(secondaryFiles) ? secondaryFiles : [secondaryFiles];
+  return list
+    .map((p) => (typeof p === 'string' ? { pattern: p, required: true } : isObject(p) && typeof p.pattern === 'string' ? { pattern: p.pattern, required: p.required !== false } : null))
+    .filter((p): p is Pattern => p !== null && !isExpression(p.pattern));
+}
+
+/** Named parameters, from a map (`id: {…}` or `id: type`) or a list (`- id: …` / `- name: …`), by their last id part. */
+function namedParameters(params: unknown): [string, Record<string, unknown>][] {
+  const name = (id: unknown): string => String(id ?? '').replace(/^#?(.*\/)?/, '');
+  if (Array.isArray(params)) return params.filter(isObject).map((p) => [name(p.id ?? p.name), p]);
+  if (isObject(params)) return Object.entries(params).map(([id, p]) => [name(id), isObject(p) ? p : { type: p }]);
+  return [];
+}
+
+/**
+ * The secondary-file patterns that apply to each File of an inputs object:
+ * those of the main process's inputs, and of record fields inside them, read
+ * along the types (arrays, records, unions). Types named in a
+ * SchemaDefRequirement are not followed.
+ */
+export function secondaryPatterns(doc: unknown, params: Record<string, unknown>, fragment?: string): Map<object, Pattern[]> {
+  const out = new Map<object, Pattern[]>();
+  const assign = (type: unknown, value: unknown, patterns: Pattern[]): void => {
+    if (value === null || value === undefined) return;
+    if (Array.isArray(type)) {
+      for (const member of type) assign(member, value, patterns);
+      return;
+    }
+    if (isObject(value) && value.class === 'File') {
+      if (patterns.length) out.set(value, [...(out.get(value) ?? []), ...patterns.filter((p) => !out.get(value)?.some((q) => q.pattern === p.pattern))]);
+      return;
+    }
+    if (Array.isArray(value)) {
+      const items = isObject(type) && type.type === 'array' ? type.items : typeof type === 'string' ? type.replace(/\[\]\??$/, '') : undefined;
+      for (const item of value) assign(items, item, patterns);
+      return;
+    }
+    if (isObject(value) && isObject(type) && type.type === 'record') {
+      for (const [field, spec] of namedParameters(type.fields)) assign(spec.type, value[field], [...patterns, ...patternsOf(spec.secondaryFiles)]);
+    }
+  };
+  for (const [id, input] of namedParameters(mainProcess(doc, fragment)?.inputs)) assign(input.type, params[id], patternsOf(input.secondaryFiles));
   return out;
 }
 
@@ -144,7 +174,7 @@ export interface LocalInput {
  * patterns, the secondary files beside each of their files. Adds each to
  * `files` and returns the objects whose locations to rewrite.
  */
-export async function cwlInputFiles(params: Record<string, unknown>, baseDir: string, files: LocalFiles, patterns = new Map<string, { pattern: string; required: boolean }[]>()): Promise<LocalInput[]> {
+export async function cwlInputFiles(params: Record<string, unknown>, baseDir: string, files: LocalFiles, patterns = new Map<object, Pattern[]>()): Promise<LocalInput[]> {
   const found: LocalInput[] = [];
   const walk = async (node: unknown, input: string): Promise<void> => {
     if (Array.isArray(node)) {
@@ -158,12 +188,12 @@ export async function cwlInputFiles(params: Record<string, unknown>, baseDir: st
       if (target && 'local' in target) {
         const added = await files.add(target.local, `input '${input}'`);
         found.push({ object: node, file: added.path });
-        if (node.class === 'File') await secondaries(added.path, patterns.get(input) ?? [], input);
+        if (node.class === 'File') await secondaries(added.path, patterns.get(node) ?? [], input);
       }
     }
     for (const value of Object.values(node)) if (typeof value === 'object') await walk(value, input);
   };
-  const secondaries = async (primary: string, list: { pattern: string; required: boolean }[], input: string): Promise<void> => {
+  const secondaries = async (primary: string, list: Pattern[], input: string): Promise<void> => {
     for (const { pattern, required } of list) {
       const file = path.join(path.dirname(primary), secondaryName(path.basename(primary), pattern));
       const ok = await fs.stat(file).then(

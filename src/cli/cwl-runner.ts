@@ -8,7 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { answer, CliError, parseCommand, session, type CliIo, type Session } from './context.js';
+import { CliError, parseCommand, printJson, runLog, session, type CliIo, type Session } from './context.js';
 import { downloadOutputs } from './outputs.js';
 import { submissionOptions, submissionRequest } from './submit.js';
 import { prepareSubmission, sendSubmission } from './submission.js';
@@ -96,10 +96,10 @@ export async function cwlRunnerCommand(argv: string[], io: CliIo): Promise<numbe
     io.stderr.write(`ferry: run ${runId} ended ${state}${code === UNSUPPORTED_FEATURE ? ': the workflow uses a feature the engine does not support' : ''} (ferry logs --stderr ${runId})\n`);
     return code;
   }
-  const log = await answer(s, s.client.GET('/ga4gh/wes/v1/runs/{run_id}', { params: { path: { run_id: runId } } }));
+  const log = await runLog(s, runId);
   const files = await downloadOutputs(s, runId, outdir);
   say(`${files.length} output files downloaded into ${outdir}`);
   const outputs = await localizeOutputs(log.outputs ?? {}, runId, outdir);
-  io.stdout.write(`${JSON.stringify(outputs, null, 4)}\n`);
+  printJson(s, outputs, 4);
   return 0;
 }

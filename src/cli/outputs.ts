@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { components } from '../client/client.js';
-import { answer, CliError, connectionError, httpError, onePositional, parseCommand, printJson, session, type CliIo, type Session } from './context.js';
+import { answer, CliError, connectionError, httpError, onePositional, parseCommand, printJson, runLog, session, type CliIo, type Session } from './context.js';
 
 export type OutputFile = components['schemas']['RunOutputFile'];
 
@@ -114,8 +114,7 @@ export async function outputsCommand(argv: string[], io: CliIo): Promise<number>
   }
   const files = await listOutputs(s, runId);
   if (s.json) {
-    const log = await answer(s, s.client.GET('/ga4gh/wes/v1/runs/{run_id}', { params: { path: { run_id: runId } } }));
-    printJson(s, { outputs: log.outputs ?? {}, files });
+    printJson(s, { outputs: (await runLog(s, runId)).outputs ?? {}, files });
   } else if (!files.length) io.stdout.write('no output files\n');
   else {
     const width = Math.max(...files.map((f) => String(f.size).length));

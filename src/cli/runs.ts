@@ -4,7 +4,8 @@
  * or the server's JSON with --json.
  */
 import type { components, RunState } from '../client/client.js';
-import { answer, CliError, onePositional, parseCommand, printJson, session, tagPair, type CliIo, type Session } from './context.js';
+import { stringifyExact } from '../util/exact-json.js';
+import { answer, CliError, onePositional, parseCommand, printJson, runLog, session, tagPair, type CliIo, type Session } from './context.js';
 import { allTasks } from './wait.js';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
@@ -38,7 +39,7 @@ export const statusCommand = runCommand('ferry status RUN [--json]', async (s, r
 });
 
 export const logCommand = runCommand('ferry log RUN [--json]', async (s, runId) => {
-  const log = await answer(s, s.client.GET('/ga4gh/wes/v1/runs/{run_id}', runPath(runId)));
+  const log = await runLog(s, runId);
   if (s.json) return printJson(s, log);
   const r = log.request;
   const run = log.run_log;
@@ -57,7 +58,7 @@ export const logCommand = runCommand('ferry log RUN [--json]', async (s, runId) 
   ];
   let text = lines.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${`${k}:`.padEnd(11)}${v}`).join('\n') + '\n';
   if (run?.system_logs?.length) text += `system logs:\n${run.system_logs.map((l) => `  ${l}`).join('\n')}\n`;
-  if (log.outputs && Object.keys(log.outputs).length) text += `outputs:\n${JSON.stringify(log.outputs, null, 2).replace(/^/gm, '  ')}\n`;
+  if (log.outputs && Object.keys(log.outputs).length) text += `outputs:\n${stringifyExact(log.outputs, 2).replace(/^/gm, '  ')}\n`;
   s.io.stdout.write(text);
 });
 

@@ -9,7 +9,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { answer, CliError, type Session } from './context.js';
-import { cwlDependencies, cwlInputFiles, cwlVersionOf, readYaml, secondaryPatterns } from './cwl-deps.js';
+import { exactNumber, parseExact, stringifyExact } from '../util/exact-json.js';
+import { cwlDependencies, cwlInputFiles, cwlVersionOf, secondaryPatterns } from './cwl-deps.js';
 import { attachmentName, commonRoot, LocalFiles } from './local-files.js';
 import { wdlDependencies, wdlInputFiles, wdlVersionOf } from './wdl-deps.js';
 
@@ -85,11 +86,12 @@ export async function prepareSubmission(s: Session, request: SubmissionRequest):
   if (type === 'WDL') {
     for (const found of await wdlInputFiles(params, baseDir, files)) rewrites.push({ file: found.file, set: (name) => ((found.holder as Record<string | number, unknown>)[found.key] = name) });
   } else {
-    for (const found of await cwlInputFiles(params, baseDir, files, doc === undefined ? undefined : secondaryPatterns(doc, fragment))) {
+    for (const found of await cwlInputFiles(params, baseDir, files, doc === undefined ? undefined : secondaryPatterns(doc, params, fragment))) {
       rewrites.push({
         file: found.file,
         set: (name) => {
-          found.object.location = name;
+          // A location is a URI: `A:Gln2Cys` is `A%3AGln2Cys`, else it would read as a scheme.
+          found.object.location = name.split('/').map(encodeURIComponent).join('/');
           delete found.object.path;
         },
       });
@@ -121,7 +123,18 @@ async function readInputs(file: string): Promise<Record<string, unknown>> {
   await fs.access(file).catch(() => {
     throw new CliError(`the inputs file ${file} does not exist`);
   });
-  const params = await readYaml(path.resolve(file));
+  const text = await fs.readFile(path.resolve(file), 'utf8');
+  let params: unknown;
+  try {
+    // JSON, or YAML: numbers kept as written (a double would change 4200000000000000000000000000000000000000000).
+    params = parseExact(text);
+  } catch {
+    try {
+      params = parse(text, (_key, value) => (typeof value === 'bigint' ? exactNumber(String(value)) : value), { intAsBigInt: true, uniqueKeys: false, maxAliasCount: -1 });
+    } catch (err) {
+      throw new CliError(`${file}: not YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
   if (params === null || params === undefined) return {};
   if (typeof params !== 'object' || Array.isArray(params)) throw new CliError(`the inputs file ${file} is not an object`);
   return params as Record<string, unknown>;
@@ -156,7 +169,7 @@ async function pythonVersion(s: Session): Promise<string> {
 /** Sends a prepared submission; returns the run id. */
 export async function sendSubmission(s: Session, prepared: PreparedSubmission): Promise<string> {
   const form = new FormData();
-  for (const [name, value] of Object.entries(prepared.fields)) form.set(name, typeof value === 'string' ? value : JSON.stringify(value));
+  for (const [name, value] of Object.entries(prepared.fields)) form.set(name, typeof value === 'string' ? value : stringifyExact(value));
   for (const a of prepared.attachments) form.append('workflow_attachment', await openAsBlob(a.file), a.name);
   const posted = await answer(s, s.client.POST('/ga4gh/wes/v1/runs', { body: form as never, bodySerializer: (b) => b as FormData }));
   if (!posted.run_id) throw new CliError('the server accepted the run but named no run id');

@@ -75,7 +75,9 @@ export async function waitForRun(s: Session, runId: string, options: WaitOptions
         if (!Number.isNaN(start)) startedAt = start;
       }
       const counts = taskCounts(await allTasks(s, runId));
-      const tasks = counts.total > 0 ? `  tasks ${counts.done}/${counts.total} done, ${counts.running} running` : '';
+      // A task a run's end cut short never ends: once the run has, none is called running.
+      const running = FINAL_STATES.has(state) ? '' : `, ${counts.running} running`;
+      const tasks = counts.total > 0 ? `  tasks ${counts.done}/${counts.total} done${running}` : '';
       const line = `${runId}  ${state.padEnd(14)}  ${clock(Date.now() - (startedAt ?? began))}${tasks}`;
       if (live) out.write(`\r\x1b[2K${line}${FINAL_STATES.has(state) ? '\n' : ''}`);
       else out.write(`${line}\n`);

@@ -61,7 +61,7 @@ export async function wdlInputFiles(params: Record<string, unknown>, baseDir: st
   const walk = async (holder: Record<string, unknown> | unknown[]): Promise<void> => {
     for (const [key, value] of Object.entries(holder)) {
       const k = Array.isArray(holder) ? Number(key) : key;
-      if (typeof value === 'string' && value !== '' && !value.includes('\n')) {
+      if (typeof value === 'string' && value !== '' && !/[\n\0]/.test(value)) {
         const target = resolveReference(value, baseDir);
         if ('local' in target && (await fs.stat(target.local).catch(() => null))?.isFile()) {
           await files.add(target.local, `input '${key}'`);

@@ -29,10 +29,15 @@ export interface CliResult {
  * Runs `ferry ARGS` as a real process (node with tsx on src/cli.ts) in `cwd`, its
  * stdout and stderr piped; never blocks the test's event loop, which serves
  * the server it talks to. No FERRY_* variable of the test's own leaks in.
+ * With `tty`, its stdout and stderr are a terminal, all read as stdout.
  */
-export function ferry(args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function ferry(args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; tty?: boolean } = {}): Promise<CliResult> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FERRY_')));
-  const child = spawn(process.execPath, ['--import', tsx, path.join(root, 'src/cli.ts'), ...args], {
+  const argv = [process.execPath, '--import', tsx, path.join(root, 'src/cli.ts'), ...args];
+  // On a terminal: util-linux's script gives the command a pseudo-terminal and passes its exit code on.
+  const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const [command, ...rest] = options.tty ? ['script', '-qec', quoted, '/dev/null'] : argv;
+  const child = spawn(command!, rest, {
     cwd: options.cwd ?? root,
     env: { ...env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

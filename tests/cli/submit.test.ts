@@ -38,7 +38,7 @@ t.test('submit finds the workflow\'s files, wait follows it, outputs --download 
   const lines = waited.stdout.trim().split('\n');
   t.match(lines.at(-1), new RegExp(`^${runId}  COMPLETE `), 'piped: plain lines, the last the final state');
   t.equal(new Set(lines.map((l) => l.split(/\s+/)[1])).size, lines.length, 'one line per state');
-  t.match(lines.at(-1), /tasks 1\/1 done, 0 running/);
+  t.match(lines.at(-1), /tasks 1\/1 done$/);
 
   t.equal((await ferry(['status', runId], { env })).stdout, 'COMPLETE\n');
   t.same(JSON.parse((await ferry(['status', runId, '--json'], { env })).stdout), { run_id: runId, state: 'COMPLETE' });
@@ -108,13 +108,20 @@ t.test('exit codes: EXECUTOR_ERROR 2, CANCELED 4 (cancel with ferry cancel), and
   await waitForEngine(app.ferry.config.workDir, runId);
   const following = ferry(['logs', '-f', '--stderr', runId], { env });
   const waiting = ferry(['wait', runId], { env });
-  await new Promise((r) => setTimeout(r, 2000));
+  const onTerminal = ferry(['wait', runId], { env, tty: true });
+  await new Promise((r) => setTimeout(r, 3000));
   const canceled = await ferry(['cancel', runId], { env });
   t.equal(canceled.code, 0, canceled.stderr);
   t.equal(canceled.stdout, `${runId}\n`);
   const waited = await waiting;
   t.equal(waited.code, 4, `CANCELED exits 4: ${waited.stderr}`);
   t.match(waited.stdout, /RUNNING[^\n]*\n(.*CANCELING[^\n]*\n)?.*CANCELED/);
+  const live = await onTerminal;
+  t.equal(live.code, 4, `on a terminal too: ${live.stdout}`);
+  const frames = live.stdout.split('\r\x1b[2K').filter(Boolean);
+  t.ok(frames.length >= 3, `the line is rewritten in place every poll (${frames.length} times)`);
+  t.ok(frames.some((f) => new RegExp(`^${runId}  RUNNING +0:\\d\\d  tasks 0/1 done, 1 running$`).test(f)), 'state, elapsed time, tasks');
+  t.match(frames.at(-1), new RegExp(`^${runId}  CANCELED +0:\\d\\d  tasks [01]/1 done\\r?\\n$`), 'a newline after the last');
   const followed = await following;
   t.equal(followed.code, 0, `logs -f ends with the run: ${followed.stderr}`);
   t.match(followed.stdout, /\[job sleep\.cwl\]/, 'the engine\'s stderr, as it came');
