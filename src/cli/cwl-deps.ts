@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { CliError } from './context.js';
-import { resolveReference, type LocalFiles } from './local-files.js';
+import { resolveReference, type LocalFiles, type Reference } from './local-files.js';
 
 /** A YAML or JSON document, or an error naming the file. */
 export async function readYaml(file: string): Promise<unknown> {
@@ -24,6 +24,13 @@ export async function readYaml(file: string): Promise<unknown> {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isExpression = (s: string): boolean => s.includes('$(') || s.includes('${');
+
+/** Where a File or Directory object points: its `location` (a URI), else its `path` (a path, `#` and all). */
+function fileObjectTarget(node: Record<string, unknown>, baseDir: string): { written: string; target: Reference } | undefined {
+  if (typeof node.location === 'string') return { written: node.location, target: resolveReference(node.location, baseDir) };
+  if (typeof node.path === 'string') return { written: node.path, target: { local: path.resolve(baseDir, node.path) } };
+  return undefined;
+}
 
 /**
  * Follows a CWL document and everything it references, adding each local
@@ -67,9 +74,10 @@ export async function cwlDependencies(mainFile: string, files: LocalFiles): Prom
         for (const s of node.$schemas) if (typeof s === 'string') await reference(s, '$schemas', false);
       }
       if ((node.class === 'File' || node.class === 'Directory') && !('$import' in node)) {
-        const loc = typeof node.location === 'string' ? node.location : typeof node.path === 'string' ? node.path : undefined;
-        if (loc !== undefined && !isExpression(loc)) {
-          const target = resolveReference(loc, base);
+        const found = fileObjectTarget(node, base);
+        const loc = found?.written;
+        if (found && loc !== undefined && !isExpression(loc)) {
+          const target = found.target;
           if ('local' in target && !path.isAbsolute(loc) && !loc.startsWith('file:')) {
             await files.add(target.local, `${shown} names ${loc} (a ${node.class})`).catch((err: Error) => files.warnings.push(`${err.message}: not attached`));
           }
@@ -183,8 +191,7 @@ export async function cwlInputFiles(params: Record<string, unknown>, baseDir: st
     }
     if (!isObject(node)) return;
     if (node.class === 'File' || node.class === 'Directory') {
-      const loc = typeof node.location === 'string' ? node.location : typeof node.path === 'string' ? node.path : undefined;
-      const target = loc === undefined ? undefined : resolveReference(loc, baseDir);
+      const target = fileObjectTarget(node, baseDir)?.target;
       if (target && 'local' in target) {
         const added = await files.add(target.local, `input '${input}'`);
         found.push({ object: node, file: added.path });

@@ -47,8 +47,8 @@ with FERRY_TOKEN (a bearer token) or FERRY_USER and FERRY_PASSWORD (HTTP Basic):
                              run as a cwl-runner: wait, download, print the CWL output object
   version                    print Ferry's version
 
-Each client command takes --json (print JSON) and --url URL. Errors are one line on stderr.
-${exitCodesHelp} (wait, and submit --wait);
+Each client command takes --url URL and --json (print JSON); an error is one line on stderr.
+wait and submit --wait: ${exitCodesHelp}.
 cwl-runner exits as cwltool does: 0, 1 the workflow failed, 33 an unsupported feature.`;
 
 /** Runs a client command; a failure is one line on stderr (`ferry: …`) and its exit code. */

@@ -234,3 +234,49 @@ t.test('--attach, the common folder, the type from the name, and secondary-file 
   t.equal(secondaryName('x.tar.gz', '^^.idx'), 'x.idx');
   t.equal(secondaryName('x.txt', '.idx?'), 'x.txt.idx');
 });
+
+t.test('secondary files of record fields; locations written as URIs; numbers kept as written', async (t) => {
+  const dir = await tempDir(t);
+  await files(dir, {
+    'tool.cwl': [
+      'cwlVersion: v1.2',
+      'class: CommandLineTool',
+      'baseCommand: "true"',
+      'outputs: []',
+      'inputs:',
+      '  rec:',
+      '    type:',
+      '      - "null"',
+      '      - type: record',
+      '        fields:',
+      '          one: {type: File, secondaryFiles: .s1}',
+      '          many: {type: {type: array, items: File}, secondaryFiles: [.s2]}',
+      '  plain: File',
+    ].join('\n'),
+    'd/A:1': 'a',
+    'd/A:1.s1': 'a s1',
+    'd/b #2': 'b',
+    'd/b #2.s2': 'b s2',
+    'd/c': 'c',
+    'd/c.s1': 'not asked for',
+  });
+  const job = { rec: { one: { class: 'File', location: 'd/A%3A1' }, many: [{ class: 'File', path: 'd/b #2' }] }, plain: { class: 'File', location: 'd/c' } };
+  await fs.writeFile(path.join(dir, 'job.json'), JSON.stringify(job).replace('}}', '}, "big": 4200000000000000000000000000000000000000000, "exact": 1.10}'));
+  const res = await plan([path.join(dir, 'tool.cwl'), path.join(dir, 'job.json')]);
+  t.equal(res.code, 0, res.stderr);
+  t.same(res.plan!.workflow_attachment, ['d/A:1', 'd/A:1.s1', 'd/b #2', 'd/b #2.s2', 'd/c', 'tool.cwl']);
+  const params = res.plan!.workflow_params as Record<string, any>;
+  t.equal(params.rec.one.location, 'd/A%3A1', 'a colon encoded: not a scheme');
+  t.equal(params.rec.many[0].location, 'd/b%20%232');
+
+  // The --dry-run print keeps numbers too: read its text.
+  const stdout = new PassThrough();
+  let out = '';
+  stdout.on('data', (b: Buffer) => (out += b.toString()));
+  await runClientCommand('submit', [path.join(dir, 'tool.cwl'), path.join(dir, 'job.json'), '--dry-run', '--url', 'http://127.0.0.1:9'], { stdout, stderr: new PassThrough(), env: {} });
+  t.match(out, /"big": 4200000000000000000000000000000000000000000,\n\s+"exact": 1\.10\n/, 'JSON inputs: as written');
+  await fs.writeFile(path.join(dir, 'job.yaml'), 'big: 4200000000000000000000000000000000000000000\nsmall: 7\n');
+  out = '';
+  await runClientCommand('submit', [path.join(dir, 'tool.cwl'), path.join(dir, 'job.yaml'), '--dry-run', '--url', 'http://127.0.0.1:9'], { stdout, stderr: new PassThrough(), env: {} });
+  t.match(out, /"big": 4200000000000000000000000000000000000000000,\n\s+"small": 7\n/, 'YAML integers: as written');
+});
