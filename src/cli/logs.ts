@@ -13,7 +13,7 @@ const usage = 'ferry logs RUN [-f|--follow] [--stderr] [--json]';
  * The typed route is the one `run_log.stdout`/`stderr` point at; going through
  * it keeps the credentials on the server the client was given.
  */
-async function logFrom(s: Session, runId: string, stream: 'stdout' | 'stderr', from: number): Promise<Buffer> {
+async function logFrom(s: Session, runId: string, stream: 'stdout' | 'stderr', from: number, following: boolean): Promise<Buffer> {
   const route = stream === 'stdout' ? '/toil/wes/v1/logs/{run_id}/stdout' : '/toil/wes/v1/logs/{run_id}/stderr';
   let res;
   try {
@@ -21,7 +21,8 @@ async function logFrom(s: Session, runId: string, stream: 'stdout' | 'stderr', f
   } catch (err) {
     throw connectionError(s, err);
   }
-  if (res.response.status === 416) return Buffer.alloc(0);
+  // 416: nothing new; 404 while following a run that exists: its engine has not started yet.
+  if (res.response.status === 416 || (following && res.response.status === 404)) return Buffer.alloc(0);
   if (!res.response.ok) throw httpError(res.response, res.error);
   const bytes = Buffer.from(res.data as ArrayBuffer);
   // A server that ignores Range answers the whole log: skip what was shown.
@@ -34,7 +35,7 @@ export async function showLog(s: Session, runId: string, stream: 'stdout' | 'std
   for (;;) {
     // The state is read before the log: a run found ended has written all its log by then.
     const state = follow ? (await answer(s, s.client.GET('/ga4gh/wes/v1/runs/{run_id}/status', { params: { path: { run_id: runId } } }))).state : undefined;
-    const bytes = await logFrom(s, runId, stream, offset);
+    const bytes = await logFrom(s, runId, stream, offset, follow);
     if (bytes.length) out.write(bytes);
     offset += bytes.length;
     if (!follow || (state !== undefined && FINAL_STATES.has(state))) return;

@@ -45,21 +45,26 @@ export interface PreparedSubmission {
 
 const TYPES: Record<string, string> = { '.cwl': 'CWL', '.wdl': 'WDL', '.py': 'PY' };
 
-/** The workflow's type from its name (`.cwl`, `.wdl`, `.py`), or the one asked for. */
-function typeOf(workflow: string, asked: string | undefined): string {
+/** The workflow's type: the one asked for, else from its name (`.cwl`, `.wdl`, `.py`), else from a local file's first lines. */
+async function typeOf(workflow: string, local: boolean, asked: string | undefined): Promise<string> {
   if (asked) return asked.toUpperCase();
-  const type = TYPES[path.extname(workflow.replace(/[?#].*$/s, '')).toLowerCase()];
-  if (!type) throw new CliError(`cannot tell the workflow's type from its name '${workflow}': name it .cwl, .wdl or .py, or pass --type CWL|WDL|PY`);
-  return type;
+  const type = TYPES[path.extname(local ? workflow : workflow.replace(/[?#].*$/s, '')).toLowerCase()];
+  if (type) return type;
+  const head = local ? await fs.readFile(workflow, 'utf8').then((text) => text.slice(0, 65536), () => '') : '';
+  if (/(^|[{,])\s*"?cwlVersion"?\s*:/m.test(head)) return 'CWL';
+  if (/^\s*(version\s+[\w.-]+|workflow\s+\w+\s*\{|task\s+\w+\s*\{)\s*$/m.test(head)) return 'WDL';
+  throw new CliError(`cannot tell the workflow's type of '${workflow}': name it .cwl, .wdl or .py, or pass --type CWL|WDL|PY`);
 }
 
 /** Builds a submission from local files, finding what the workflow and the inputs need. */
 export async function prepareSubmission(s: Session, request: SubmissionRequest): Promise<PreparedSubmission> {
   const remote = /^https?:\/\//i.test(request.workflow);
-  const hash = remote ? -1 : request.workflow.indexOf('#');
+  // `packed.cwl#main` names a process inside packed.cwl, unless a file has that very name.
+  const whole = !remote && (await fs.stat(request.workflow).catch(() => null)) !== null;
+  const hash = remote || whole ? -1 : request.workflow.indexOf('#');
   const fragment = hash >= 0 ? request.workflow.slice(hash + 1) : undefined;
   const workflowFile = remote ? undefined : path.resolve(hash >= 0 ? request.workflow.slice(0, hash) : request.workflow);
-  const type = typeOf(workflowFile ?? request.workflow, request.type);
+  const type = await typeOf(workflowFile ?? request.workflow, workflowFile !== undefined, request.type);
   const files = new LocalFiles();
 
   // The workflow and what it references.

@@ -229,7 +229,11 @@ t.test('--attach, the common folder, the type from the name, and secondary-file 
   t.match(res.plan, { workflow_url: 'a/echo.cwl', workflow_type_version: 'v1.0', workflow_engine: 'toil', tags: { k: 'v=w' }, workflow_engine_parameters: { '--parallel': null } });
   const noType = await plan([path.join(dir, 'a/notes.txt')]);
   t.equal(noType.code, 1);
-  t.match(noType.stderr, /cannot tell the workflow's type from its name/);
+  t.match(noType.stderr, /cannot tell the workflow's type of '.*notes\.txt': name it \.cwl, \.wdl or \.py, or pass --type/);
+  await files(dir, { 'a/packed.json': '{"cwlVersion": "v1.2", "$graph": []}', 'a/old.txt': '# draft-2\nworkflow w {\n}\n', 'a/odd#name.cwl': 'cwlVersion: v1.0\nclass: Workflow\n' });
+  t.match((await plan([path.join(dir, 'a/packed.json')])).plan, { workflow_type: 'CWL', workflow_type_version: 'v1.2' }, 'CWL told by its text');
+  t.match((await plan([path.join(dir, 'a/old.txt')])).plan, { workflow_type: 'WDL', workflow_type_version: 'draft-2' }, 'WDL told by its text');
+  t.match((await plan([path.join(dir, 'a/odd#name.cwl')])).plan, { workflow_url: 'odd#name.cwl' }, 'a file named with a #: the whole name');
   t.equal(secondaryName('reads.bam', '^.bai'), 'reads.bai');
   t.equal(secondaryName('x.tar.gz', '^^.idx'), 'x.idx');
   t.equal(secondaryName('x.txt', '.idx?'), 'x.txt.idx');

@@ -33,8 +33,13 @@ t.test('submit finds the workflow\'s files, wait follows it, outputs --download 
   const runId = submitted.stdout.trim();
   t.match(runId, /^run-[0-9a-f]+$/, 'prints the run id alone');
 
+  const following = ferry(['logs', '-f', runId], { env });
   const waited = await ferry(['wait', runId], { env });
   t.equal(waited.code, 0, `COMPLETE exits 0: ${waited.stderr}`);
+  const followed = await following;
+  t.equal(followed.code, 0, followed.stderr);
+  t.match(followed.stdout, /"report": \{/, 'logs -f from the start: the engine\'s stdout, to its end');
+  t.equal(followed.stdout, (await ferry(['logs', runId], { env })).stdout);
   const lines = waited.stdout.trim().split('\n');
   t.match(lines.at(-1), new RegExp(`^${runId}  COMPLETE `), 'piped: plain lines, the last the final state');
   t.equal(new Set(lines.map((l) => l.split(/\s+/)[1])).size, lines.length, 'one line per state');
