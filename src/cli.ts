@@ -3,11 +3,16 @@ import './threadpool.js';
 import { ConfigError, loadConfig, usage } from './config/config.js';
 import { ferryVersion } from './api/spec.js';
 
-/** `ferry serve [options]`: the only command so far. */
+/** `ferry serve [options]`, the server's own `run-task`, and the client commands (src/cli/). */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === 'version') {
     console.log(ferryVersion());
+    return 0;
+  }
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    const { help } = await import('./cli/main.js');
+    console.log(help);
     return 0;
   }
   if (command === 'run-task') {
@@ -19,8 +24,9 @@ async function main(argv: string[]): Promise<number> {
     return superviseRun(loadConfig(flags).config, runId);
   }
   if (command !== 'serve') {
-    console.error(`Usage: ferry serve [options]   (ferry serve --help for the options)`);
-    return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
+    // A client of a server: loaded on demand, none of the server's side is needed.
+    const { runClientCommand } = await import('./cli/main.js');
+    return runClientCommand(command, rest);
   }
   let parsed;
   try {

@@ -58,6 +58,11 @@ export function parseExact(text: string): unknown {
   return JSON.parse(from === 0 ? text : out + text.slice(from));
 }
 
+/** A number written as `text` (digits, a fraction, an exponent): a number when a double keeps it, else kept as {@link parseExact} keeps it. */
+export function exactNumber(text: string): unknown {
+  return survives(text) ? Number(text) : MARK + text;
+}
+
 /** JSON.stringify, writing each number kept by {@link parseExact} as the number it was. */
 export function stringifyExact(value: unknown, space?: number): string {
   const text = JSON.stringify(value, null, space);
