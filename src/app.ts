@@ -3,9 +3,10 @@ import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { OpenAPIBackend } from 'openapi-backend';
 import { authConfigured, type FerryConfig } from './config/config.js';
+import { createLogger } from './config/logger.js';
 import { Credentials } from './api/auth/credentials.js';
 import { MalformedRequestError } from './util/errors.js';
 import { errorHandler } from './api/errors.js';
@@ -57,8 +58,9 @@ declare module 'fastify' {
  * folder. It does not listen; `server.ts` does that, and tests inject.
  */
 export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promise<FastifyInstance> {
-  // Credentials never reach a log line, whatever a future log call passes along.
-  const logger = parts.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'headers.authorization', 'authorization'] });
+  const logger = parts.logger ?? (await createLogger(config));
+  // What Toil's server options that Ferry has nothing to do for come to here.
+  for (const note of config.startupNotes) logger.info(note);
   await fs.mkdir(config.workDir, { recursive: true });
   await fs.mkdir(config.stateStore, { recursive: true });
   // Whatever a crash left half-received is not a run: remove it.
