@@ -75,7 +75,8 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     super(options);
     this.sweeper = setInterval(() => void this.sweep(), options.sweepMs ?? 1000);
     this.sweeper.unref();
-    this.spawnStandby();
+    // Not at once: a process loading beside a starting server slows its first answers (on two cores, by half).
+    this.replaceStandby();
   }
 
   /**
