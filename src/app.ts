@@ -14,7 +14,9 @@ import { ferryVersion } from './api/spec.js';
 import { serveLogFile, serveOutputFile } from './api/log-files.js';
 import { zipOutputs } from './api/zip.js';
 import { rootLinks } from './api/links.js';
-import { createWesApi } from './api/wes-api.js';
+import { createWesApi, PUBLIC_OPERATIONS } from './api/wes-api.js';
+import { registerApiDocs } from './api/docs.js';
+import { FerryMetrics } from './api/metrics.js';
 import { stagingRoot } from './backend/staging.js';
 import { ToilBackend } from './backend/toil-backend.js';
 import { WorkflowAllowList } from './backend/workflow-allow-list.js';
@@ -45,11 +47,22 @@ export interface AppParts {
   retentionSweepMs?: number;
   /** Most runs one retention sweep deletes. */
   retentionBatch?: number;
+  /** Most time service-info waits for the engines' version probes (default 200 ms; tests that read versions wait for them). */
+  probeWaitMs?: number;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    ferry: { backend: ToilBackend; api: OpenAPIBackend; taskRunner: TaskRunner; store: StateStore; deletions: RunDeletions; config: FerryConfig; credentials?: Credentials };
+    ferry: {
+      backend: ToilBackend;
+      api: OpenAPIBackend;
+      taskRunner: TaskRunner;
+      store: StateStore;
+      deletions: RunDeletions;
+      config: FerryConfig;
+      credentials?: Credentials;
+      metrics: FerryMetrics;
+    };
   }
 }
 
@@ -77,7 +90,10 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   const deletions = new RunDeletions({ workDir: config.workDir, stateStore: config.stateStore, store, activeRuns, journal, logger });
   await deletions.recover();
   // The default engine of a type as configured (`--default-engine CWL=toil`), else the first offered.
-  const engines = (parts.engines ?? (await defaultEngineRegistry())).preferring(config.defaultEngines);
+  const offered = parts.engines ?? (await defaultEngineRegistry());
+  // A default for a type whose engine is still being probed for (PY) waits for the probe: a wrong one must stop the start.
+  if (Object.keys(config.defaultEngines).some((type) => offered.forType(type).length === 0)) await offered.settled;
+  const engines = offered.preferring(config.defaultEngines);
   const index = await RunIndex.open(runIndexFile(config.stateStore), store, async (runId) => {
     const wf = new ToilWorkflow(config.workDir, store, runId);
     const [request, owner] = await Promise.all([wf.readRequest(), wf.get(RunKeys.owner)]);
@@ -117,6 +133,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     ...(parts.clock ? { clock: parts.clock } : {}),
     ...(parts.retentionSweepMs === undefined ? {} : { retentionSweepMs: parts.retentionSweepMs }),
     ...(parts.retentionBatch === undefined ? {} : { retentionBatch: parts.retentionBatch }),
+    ...(parts.probeWaitMs === undefined ? {} : { probeWaitMs: parts.probeWaitMs }),
     serveOutputFile,
     zipOutputs,
   });
@@ -185,6 +202,16 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   await app.register(multipart, { throwFileSizeLimit: true });
   if (config.cors) await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
 
+  // Timed and counted from the first request on; served by server.ts on a listener of its own (and here with --metrics-on-api).
+  const metrics = new FerryMetrics(backend);
+  metrics.instrument(app);
+  registerApiDocs(app, {
+    docs: config.apiDocs,
+    toilUi: config.toilSwaggerUi,
+    auth: { basic: config.authHtpasswd !== undefined, bearer: config.authTokens !== undefined || config.oidcIssuer !== undefined },
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    publicOperations: PUBLIC_OPERATIONS,
+  });
   const api = await createWesApi(app, {
     backend,
     workDir: config.workDir,
@@ -196,8 +223,10 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     trustProxy: config.trustProxy,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     ...(parts.clock ? { clock: parts.clock } : {}),
+    onAuthFailure: (reason) => metrics.authFailed(reason),
+    ...(config.metricsOnApi ? { metrics: () => metrics.render() } : {}),
   });
-  app.decorate('ferry', { backend, api, taskRunner, store, deletions, config, credentials });
+  app.decorate('ferry', { backend, api, taskRunner, store, deletions, config, credentials, metrics });
   backend.start();
   app.addHook('onClose', async () => {
     credentials?.close();
