@@ -21,6 +21,8 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # The tests drive the real WES clients (wes-client, toil-wes-cwl-runner) with Debian's Python.
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
 /usr/bin/python3 -c 'import requests, schema_salad' >/dev/null 2>&1 || missing+=(python3-requests python3-schema-salad)
+# The API docs are loaded in a real browser (driven by playwright-core, which downloads none).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing from Debian: ${missing[*]}" >&2
   sudo=()
