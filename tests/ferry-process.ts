@@ -20,15 +20,20 @@ export interface FerryProcess {
   stop(): Promise<number | null>;
 }
 
-/** Runs `ferry <args>` to its end: exit code and output. */
-export async function runFerry(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Starts `ferry <args>`; `done` resolves with its exit code and output when it ends. */
+export function spawnFerry(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
+  return { child, done };
+}
+
+/** Runs `ferry <args>` to its end: exit code and output. */
+export function runFerry(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return spawnFerry(args).done;
 }
 
 /** Starts `ferry serve <args>` and waits until it listens; stopped when the test ends. */

@@ -1,4 +1,5 @@
 /** The logger the configuration asks for: level, format, and where lines go. */
+import { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { RotatingFile } from '../util/rotating-file.js';
 import type { FerryConfig } from './config.js';
@@ -19,7 +20,9 @@ export async function createLogger(config: Pick<FerryConfig, 'logLevel' | 'logFo
   const stdout: DestinationStream = prettyOut ? await prettyStream(1, process.stdout.isTTY === true) : pino.destination({ dest: 1, sync: true });
   if (config.logFile === undefined) return pino(options, stdout);
   const file = new RotatingFile(config.logFile, config.logRotate ? LOG_ROTATE_BYTES : undefined);
-  const toFile: DestinationStream = config.logFormat === 'pretty' ? await prettyStream(file, false) : file;
+  // pino-pretty writes to a stream of Node's kind.
+  const asStream = (): Writable => new Writable({ write: (chunk: Buffer, _encoding, done) => done(void file.write(chunk.toString())) });
+  const toFile: DestinationStream = config.logFormat === 'pretty' ? await prettyStream(asStream() as unknown as DestinationStream, false) : file;
   // Each stream takes every line the logger's level lets through.
   return pino(options, pino.multistream([{ level: 'trace', stream: stdout }, { level: 'trace', stream: toFile }]));
 }
