@@ -33,6 +33,9 @@ import { ActiveRuns } from './runs/active-runs.js';
 import { RunDeletions } from './runs/run-deletion.js';
 import type { TaskRunner } from './tasks/task-runner.js';
 
+/** A run id in a request's path (its routes: /runs/{run_id}…, Toil's /logs/{run_id}/…). */
+const RUN_IN_URL = /\/(run-[0-9a-f]{32})(?=[/?#]|$)/;
+
 /** Parts a test or an embedder may hand in instead of the defaults. */
 export interface AppParts {
   logger?: Logger;
@@ -157,6 +160,11 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     // Run ids and task ids are the only path parameters; keep URLs sane.
     routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
+    // Every log line of a request about a run names the run, from "incoming request" on (its refusal included).
+    childLoggerFactory: (parent, bindings, options, raw) => {
+      const runId = RUN_IN_URL.exec(raw.url ?? '')?.[1];
+      return parent.child(runId ? { ...bindings, run_id: runId } : bindings, options);
+    },
     // Behind a proxy: the client's address, scheme and Host as the proxy saw them.
     trustProxy: config.trustProxy,
     // Errors Fastify raises before routing (a malformed URL) get the WES body too.

@@ -119,8 +119,6 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
     if (found.kind === 'no-method') throw new WesError(405, `Method ${method} is not allowed on ${path}.`, { allow: found.allow.join(', ') });
     const { operation, params } = found;
     request.operationId = operation.operationId!;
-    // Every log line of a request about a run names the run (what it is refused for included).
-    if (typeof params.run_id === 'string') reply.log = request.log = request.log.child({ run_id: params.run_id });
     // Who is asking, before anything of the request is read: an upload nobody may make is not received.
     const caller = await callerOf(request, operation.operationId!, opts.authenticator, logins, opts.onAuthFailure);
     // A submission's slot is taken before its upload is read, and given back unless it is accepted.

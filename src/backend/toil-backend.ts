@@ -100,6 +100,11 @@ export class ToilBackend extends WESBackend implements WesHandlers {
     if (this.deps.retentionSweepMs !== 0) this.retention.start();
   }
 
+  /** Resolves once every engine's version probe has ended (service-info shows them all then). */
+  enginesProbed(): Promise<void> {
+    return this.info.probe();
+  }
+
   /**
    * Calls `listener` with each run that ends from now on, as the run index
    * learns of it (a supervisor's final line, read at the next listing,
