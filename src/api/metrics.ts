@@ -40,6 +40,7 @@ export class FerryMetrics {
   private readonly runDurations: Histogram<'engine' | 'outcome'>;
   private readonly requests: Histogram<'operation' | 'status_code'>;
   private readonly authFailures: Counter<'reason'>;
+  private processMetrics = false;
 
   constructor(private readonly source: MetricsSource) {
     const registers = [this.registry];
@@ -74,7 +75,6 @@ export class FerryMetrics {
     // Shown from the start at zero, so that a rate over them is defined.
     this.submissions.labels('accepted', '200').inc(0);
     for (const reason of ['no_credentials', 'bad_credentials', 'held_back', 'not_admin'] as const) this.authFailures.labels(reason).inc(0);
-    collectDefaultMetrics({ register: this.registry });
     source.watchRunEnds((end) => {
       if (end.seconds !== undefined) this.runDurations.labels(end.engine, end.state).observe(end.seconds);
     });
@@ -87,6 +87,11 @@ export class FerryMetrics {
 
   /** The metrics in Prometheus' text format, the run gauges read now. */
   async render(): Promise<{ contentType: string; body: string }> {
+    // The process's own metrics from the first scrape on (their event-loop monitor costs a timer: not for an app nobody scrapes).
+    if (!this.processMetrics) {
+      collectDefaultMetrics({ register: this.registry });
+      this.processMetrics = true;
+    }
     const { states, queueLength } = await this.source.runSnapshot();
     for (const [state, n] of Object.entries(states)) this.runs.labels(state).set(n);
     this.queue.set(queueLength);
