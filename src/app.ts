@@ -236,6 +236,11 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   });
   app.decorate('ferry', { backend, api, taskRunner, store, deletions, config, credentials, metrics });
   backend.start();
+  // The engines' probes (their --version, which Python has Toil) once the server listens: a second or more of
+  // CPU that would slow its start. Service-info and submissions that need them start them sooner.
+  app.addHook('onListen', async () => {
+    void backend.enginesProbed();
+  });
   app.addHook('onClose', async () => {
     credentials?.close();
     await backend.close();

@@ -94,13 +94,16 @@ export class ToilBackend extends WESBackend implements WesHandlers {
     });
   }
 
-  /** Starts the background work: the engines' version probes, the retention sweeps. */
+  /** Starts the background work: the retention sweeps. */
   start(): void {
-    void this.info.probe();
     if (this.deps.retentionSweepMs !== 0) this.retention.start();
   }
 
-  /** Resolves once every engine's version probe has ended (service-info shows them all then). */
+  /**
+   * Starts the engines' probes (once; a server does as it begins to listen,
+   * so that they do not compete with its start) and resolves once every one
+   * has ended: service-info shows them all then.
+   */
   enginesProbed(): Promise<void> {
     return this.info.probe();
   }

@@ -10,31 +10,36 @@ import { ToilWdlEngine } from './toil/toil-wdl.js';
  * The engines this server offers, per workflow type, with the default one of
  * each type first. Some engines are known only once a probe has run (which
  * Python can import Toil): those join when it ends (`settled`), so that the
- * server need not wait for the probe to answer.
+ * server need not wait for the probe to answer. The probe starts when
+ * `settled` is first asked for (the server asks once it listens).
  */
 export class EngineRegistry {
   private list: Engine[] = [];
   private readonly byId = new Map<string, Engine>();
-  /** Settles once the engines probed in the background have joined (at once when there are none). */
-  readonly settled: Promise<void>;
+  private joined: Promise<void> | undefined;
 
   constructor(
     engines: readonly Engine[],
-    /** Engines still being probed for (null: not on this machine). */
-    private readonly later?: Promise<readonly (Engine | null)[]>,
+    /** Probes for engines not known yet (null: not on this machine). */
+    private readonly later?: () => Promise<readonly (Engine | null)[]>,
     /** The default engine of some types (see `preferring`). */
     private readonly defaults: Readonly<Record<string, string>> = {},
   ) {
     for (const e of engines) this.add(e);
-    this.settled = later
-      ? later.then(
+  }
+
+  /** Settles once the engines probed for have joined (at once when there are none); starts the probes. */
+  get settled(): Promise<void> {
+    this.joined ??= this.later
+      ? this.later().then(
           (found) => {
             for (const e of found) if (e && !this.byId.has(e.id)) this.add(e);
-            this.list = ordered(this.list, defaults);
+            this.list = ordered(this.list, this.defaults);
           },
           () => undefined,
         )
       : Promise.resolve();
+    return this.joined;
   }
 
   private add(e: Engine): void {
@@ -145,7 +150,7 @@ export async function defaultEngineRegistry(): Promise<EngineRegistry> {
   const engines = await Promise.all(Object.values(immediate).map((make) => make()));
   return new EngineRegistry(
     engines.filter((e): e is Engine => e !== null),
-    Promise.all([probed!()]),
+    () => Promise.all([probed!()]),
   );
 }
 
