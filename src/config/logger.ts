@@ -30,5 +30,13 @@ export async function createLogger(config: Pick<FerryConfig, 'logLevel' | 'logFo
 /** pino-pretty in this thread (no worker), loaded only when asked for. */
 async function prettyStream(destination: number | DestinationStream, colorize: boolean): Promise<DestinationStream> {
   const { default: pretty } = await import('pino-pretty');
-  return pretty({ destination: destination as never, sync: true, colorize, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname' });
+  return pretty({
+    destination: destination as never,
+    sync: true,
+    colorize,
+    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+    // One line a request event: its id, its run, what was asked and answered; other fields beneath.
+    messageFormat: '{if reqId}{reqId} {end}{if run_id}{run_id} {end}{msg}{if req.method} {req.method} {req.url}{end}{if res.statusCode} {res.statusCode}{end}',
+    ignore: 'pid,hostname,reqId,run_id,req,res',
+  });
 }

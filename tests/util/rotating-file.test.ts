@@ -48,10 +48,16 @@ t.test('the logger: JSON on stdout and in the file; pretty when asked', async (t
   pretty.child({ run_id: 'run-2' }).info('for people');
   // Pretty lines reach the file through a stream: a moment later.
   let text = '';
-  for (let i = 0; i < 100 && !text.includes('\n  '); i++) {
+  for (let i = 0; i < 100 && !text.includes('\n'); i++) {
     await new Promise((r) => setTimeout(r, 50));
     text = await fs.readFile(prettyFile, 'utf8');
   }
-  t.match(text, /INFO.*: for people\n\s+run_id: "run-2"/s, 'a pretty line, its run_id beneath');
+  t.match(text, /^\[[\d: .-]+\] INFO: run-2 for people\n$/, 'one line for people, with its run_id');
+  pretty.child({ reqId: 'req-1', run_id: 'run-3' }).info({ req: { method: 'GET', url: '/ga4gh/wes/v1/runs/run-3' }, res: { statusCode: 404 } }, 'request completed');
+  for (let i = 0; i < 100 && !text.includes('run-3'); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    text = await fs.readFile(prettyFile, 'utf8');
+  }
+  t.match(text, /INFO: req-1 run-3 request completed GET \/ga4gh\/wes\/v1\/runs\/run-3 404\n/, 'a request event in one line');
   t.notMatch(text, /^\{/, 'not JSON');
 });
