@@ -9,7 +9,7 @@ build: setup
 
 ## Start the server with its embedded defaults (127.0.0.1:8080, ./ferry-work).
 serve: build
-	node dist/src/cli.js serve $(ARGS)
+	node dist/ferry.mjs serve $(ARGS)
 
 ## Run the whole test suite (spec drift check, type check, tap with the real engines).
 test: setup

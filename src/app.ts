@@ -3,9 +3,10 @@ import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import cors from '@fastify/cors';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { OpenAPIBackend } from 'openapi-backend';
 import { authConfigured, type FerryConfig } from './config/config.js';
+import { createLogger } from './config/logger.js';
 import { Credentials } from './api/auth/credentials.js';
 import { MalformedRequestError } from './util/errors.js';
 import { errorHandler } from './api/errors.js';
@@ -13,8 +14,10 @@ import { ferryVersion } from './api/spec.js';
 import { serveLogFile, serveOutputFile } from './api/log-files.js';
 import { zipOutputs } from './api/zip.js';
 import { rootLinks } from './api/links.js';
-import { createWesApi } from './api/wes-api.js';
+import { createWesApi, PUBLIC_OPERATIONS } from './api/wes-api.js';
 import { defaultUiDir, registerUi } from './api/ui.js';
+import { registerApiDocs } from './api/docs.js';
+import { FerryMetrics } from './api/metrics.js';
 import { stagingRoot } from './backend/staging.js';
 import { ToilBackend } from './backend/toil-backend.js';
 import { WorkflowAllowList } from './backend/workflow-allow-list.js';
@@ -30,6 +33,9 @@ import { recoverJournal, SubmissionJournal } from './runs/submission-journal.js'
 import { ActiveRuns } from './runs/active-runs.js';
 import { RunDeletions } from './runs/run-deletion.js';
 import type { TaskRunner } from './tasks/task-runner.js';
+
+/** A run id in a request's path (its routes: /runs/{run_id}…, Toil's /logs/{run_id}/…). */
+const RUN_IN_URL = /\/(run-[0-9a-f]{32})(?=[/?#]|$)/;
 
 /** Parts a test or an embedder may hand in instead of the defaults. */
 export interface AppParts {
@@ -47,11 +53,22 @@ export interface AppParts {
   retentionBatch?: number;
   /** The dashboard's built files (default: dist/ui, made by `npm run build`). */
   uiDir?: string;
+  /** Most time service-info waits for the engines' version probes (default 200 ms; tests that read versions wait for them). */
+  probeWaitMs?: number;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    ferry: { backend: ToilBackend; api: OpenAPIBackend; taskRunner: TaskRunner; store: StateStore; deletions: RunDeletions; config: FerryConfig; credentials?: Credentials };
+    ferry: {
+      backend: ToilBackend;
+      api: OpenAPIBackend;
+      taskRunner: TaskRunner;
+      store: StateStore;
+      deletions: RunDeletions;
+      config: FerryConfig;
+      credentials?: Credentials;
+      metrics: FerryMetrics;
+    };
   }
 }
 
@@ -60,8 +77,9 @@ declare module 'fastify' {
  * folder. It does not listen; `server.ts` does that, and tests inject.
  */
 export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promise<FastifyInstance> {
-  // Credentials never reach a log line, whatever a future log call passes along.
-  const logger = parts.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'headers.authorization', 'authorization'] });
+  const logger = parts.logger ?? (await createLogger(config));
+  // What Toil's server options that Ferry has nothing to do for come to here.
+  for (const note of config.startupNotes) logger.info(note);
   await fs.mkdir(config.workDir, { recursive: true });
   await fs.mkdir(config.stateStore, { recursive: true });
   // Whatever a crash left half-received is not a run: remove it.
@@ -78,7 +96,10 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
   const deletions = new RunDeletions({ workDir: config.workDir, stateStore: config.stateStore, store, activeRuns, journal, logger });
   await deletions.recover();
   // The default engine of a type as configured (`--default-engine CWL=toil`), else the first offered.
-  const engines = (parts.engines ?? (await defaultEngineRegistry())).preferring(config.defaultEngines);
+  const offered = parts.engines ?? (await defaultEngineRegistry());
+  // A default for a type whose engine is still being probed for (PY) waits for the probe: a wrong one must stop the start.
+  if (Object.keys(config.defaultEngines).some((type) => offered.forType(type).length === 0)) await offered.settled;
+  const engines = offered.preferring(config.defaultEngines);
   const index = await RunIndex.open(runIndexFile(config.stateStore), store, async (runId) => {
     const wf = new ToilWorkflow(config.workDir, store, runId);
     const [request, owner] = await Promise.all([wf.readRequest(), wf.get(RunKeys.owner)]);
@@ -118,6 +139,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     ...(parts.clock ? { clock: parts.clock } : {}),
     ...(parts.retentionSweepMs === undefined ? {} : { retentionSweepMs: parts.retentionSweepMs }),
     ...(parts.retentionBatch === undefined ? {} : { retentionBatch: parts.retentionBatch }),
+    ...(parts.probeWaitMs === undefined ? {} : { probeWaitMs: parts.probeWaitMs }),
     serveOutputFile,
     zipOutputs,
   });
@@ -141,6 +163,11 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     // Run ids and task ids are the only path parameters; keep URLs sane.
     routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
+    // Every log line of a request about a run names the run, from "incoming request" on (its refusal included).
+    childLoggerFactory: (parent, bindings, options, raw) => {
+      const runId = RUN_IN_URL.exec(raw.url ?? '')?.[1];
+      return parent.child(runId ? { ...bindings, run_id: runId } : bindings, options);
+    },
     // Behind a proxy: the client's address, scheme and Host as the proxy saw them.
     trustProxy: config.trustProxy,
     // Errors Fastify raises before routing (a malformed URL) get the WES body too.
@@ -188,6 +215,16 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
 
   // The dashboard's static files, beside the API's catch-all route (a more specific path wins).
   registerUi(app, parts.uiDir ?? defaultUiDir());
+  // Timed and counted from the first request on; served by server.ts on a listener of its own (and here with --metrics-on-api).
+  const metrics = new FerryMetrics(backend);
+  metrics.instrument(app);
+  registerApiDocs(app, {
+    docs: config.apiDocs,
+    toilUi: config.toilSwaggerUi,
+    auth: { basic: config.authHtpasswd !== undefined, bearer: config.authTokens !== undefined || config.oidcIssuer !== undefined },
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    publicOperations: PUBLIC_OPERATIONS,
+  });
   const api = await createWesApi(app, {
     backend,
     workDir: config.workDir,
@@ -199,9 +236,16 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     trustProxy: config.trustProxy,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     ...(parts.clock ? { clock: parts.clock } : {}),
+    onAuthFailure: (reason) => metrics.authFailed(reason),
+    ...(config.metricsOnApi ? { metrics: () => metrics.render() } : {}),
   });
-  app.decorate('ferry', { backend, api, taskRunner, store, deletions, config, credentials });
+  app.decorate('ferry', { backend, api, taskRunner, store, deletions, config, credentials, metrics });
   backend.start();
+  // The engines' probes (their --version, which Python has Toil) once the server listens: a second or more of
+  // CPU that would slow its start. Service-info and submissions that need them start them sooner.
+  app.addHook('onListen', async () => {
+    void backend.enginesProbed();
+  });
   app.addHook('onClose', async () => {
     credentials?.close();
     await backend.close();

@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     parsed = loadConfig(rest);
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`ferry: ${err.message}\n\n${usage}`);
+      console.error(err.showUsage ? `ferry: ${err.message}\n\n${usage}` : `ferry: ${err.message}`);
       return 2;
     }
     throw err;

@@ -31,7 +31,8 @@ export async function buildTestApp(t: Tap, overrides: Partial<FerryConfig> = {},
   const ownDir = overrides.workDir === undefined;
   const workDir = overrides.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-test-')));
   const config = makeConfig({ logLevel: 'silent', validateResponses: 'throw', cancelGraceMs: 3000, ...overrides, workDir });
-  const app = await buildApp(config, parts);
+  // Service-info here waits for the engines' version probes (the server answers after 200 ms with what it has: see tests/api/first-answer.test.ts).
+  const app = await buildApp(config, { probeWaitMs: 120_000, ...parts });
   // One teardown, in order: stop the server, then the runs (they outlive the
   // server by design, but not the test), then remove the folder.
   t.teardown(async () => {

@@ -13,6 +13,7 @@ import { isLoopbackHost } from '../config/config.js';
 import { absoluteLinks, requestBase } from './links.js';
 import { receiveMultipart, type MultipartLimits } from './multipart.js';
 import { addressKey, LoginThrottle, SubmissionLimiter, type Clock } from './rate-limits.js';
+import type { AuthFailure } from './metrics.js';
 import { RoutingTable } from './routing-table.js';
 import { loadSpec } from './spec.js';
 
@@ -34,6 +35,10 @@ export interface WesApiOptions {
   publicUrl?: string;
   /** Whether the proxy's X-Forwarded-Prefix counts (Fastify handles the others). */
   trustProxy?: boolean;
+  /** Told of each request whose credentials did not do (for the metrics). */
+  onAuthFailure?: (reason: AuthFailure) => void;
+  /** Serve `GET /metrics` here too, to admins (`--metrics-on-api`): what it answers. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 /** Operations whose answers hold links, made absolute per request. */
@@ -48,7 +53,7 @@ export interface Authenticator {
 }
 
 /** Operations anyone may call: what the server is, whether it is up, the way to service-info. */
-const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set(['GetServiceInfo', 'GetEngineStatus', 'GetRoot']);
+export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set(['GetServiceInfo', 'GetEngineStatus', 'GetRoot']);
 
 /** What a handler resolves to, whatever the operation. */
 interface HandlerResult {
@@ -78,7 +83,9 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
   const api = new OpenAPIBackend({
     definition: loadSpec(),
     strict: true,
-    quick: false,
+    // Quick: no validation of the document at start (the generator checks it with openapi-backend
+    // itself, and CI fails when generated/ drifts) and validators compiled when first needed; see warmUp.
+    quick: true,
     validate: true,
     ajvOpts: { coerceTypes: 'array', strict: false },
     customizeAjv: (ajv) => {
@@ -93,7 +100,13 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
   const bound = bindHandlers(opts.backend);
   const handlers = new Map<string, AnyHandler>(operationIds.map((id) => [id, bound[id]]));
   const table = new RoutingTable(api.router, operations);
-  const plans = new Map(operations.map((o) => [o, planFor(api, o)]));
+  const plans = new Map<Operation, OperationPlan>();
+  const planOf = (o: Operation): OperationPlan => {
+    let plan = plans.get(o);
+    if (!plan) plans.set(o, (plan = planFor(api, o)));
+    return plan;
+  };
+  warmUp(operations, planOf);
   const submissions = new SubmissionLimiter({ perWindow: opts.maxSubmissionsPerMinute ?? 0, ...(opts.clock ? { now: opts.clock } : {}) });
   const logins = opts.authenticator ? new LoginThrottle(opts.clock ? { now: opts.clock } : {}) : undefined;
 
@@ -105,12 +118,13 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
     if (found.kind === 'no-route') throw new WesError(404, `No route ${method} ${path}.`);
     if (found.kind === 'no-method') throw new WesError(405, `Method ${method} is not allowed on ${path}.`, { allow: found.allow.join(', ') });
     const { operation, params } = found;
+    request.operationId = operation.operationId!;
     // Who is asking, before anything of the request is read: an upload nobody may make is not received.
-    const caller = await callerOf(request, operation.operationId!, opts.authenticator, logins);
+    const caller = await callerOf(request, operation.operationId!, opts.authenticator, logins, opts.onAuthFailure);
     // A submission's slot is taken before its upload is read, and given back unless it is accepted.
     const release = operation.operationId === 'RunWorkflow' ? submissions.take(caller ? `user:${caller.user}` : `address:${addressKey(request.ip)}`) : undefined;
     let accepted = false;
-    const plan = plans.get(operation)!;
+    const plan = planOf(operation);
     const headers = request.headers as Record<string, string | string[] | undefined>;
     // Undeclared query parameters (cache busters and the like) are ignored, as Toil does; declared ones are checked.
     const query: Record<string, unknown> = {};
@@ -142,10 +156,44 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
       throw err;
     }
   };
+  if (opts.metrics) {
+    const render = opts.metrics;
+    // Checked as any run route is (failed logins held back alike), and for admins only.
+    app.get('/metrics', async (request, reply) => {
+      request.operationId = 'GetMetrics';
+      const caller = await callerOf(request, 'GetMetrics', opts.authenticator, logins, opts.onAuthFailure);
+      if (caller && !caller.admin) {
+        opts.onAuthFailure?.('not_admin');
+        throw new WesError(403, 'The metrics are for admins.');
+      }
+      const { contentType, body } = await render();
+      return reply.type(contentType).send(body);
+    });
+  }
   const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', ...(opts.routeOptions ? ['OPTIONS'] : [])];
   app.route({ method: methods, url: '/', handler: serve });
   app.route({ method: methods, url: '/*', handler: serve });
   return api;
+}
+
+/** How long after the start the validators not yet asked for begin to be compiled. */
+const WARM_UP_DELAY_MS = 1000;
+
+/**
+ * Compiles each operation's request validators in the background, one per
+ * turn of the event loop, once the start is over: the server answers before
+ * they are all made (making them all takes a second or more of CPU), and an
+ * operation asked for before its turn compiles its own on the spot.
+ */
+function warmUp(operations: Operation[], planOf: (o: Operation) => unknown): void {
+  const queue = [...operations];
+  const next = (): void => {
+    const op = queue.shift();
+    if (!op) return;
+    planOf(op);
+    setTimeout(next, 0).unref();
+  };
+  setTimeout(next, WARM_UP_DELAY_MS).unref();
 }
 
 /**
@@ -154,13 +202,25 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
  * or a 401 naming every scheme the server takes. Credentials from an address
  * that failed too often lately get a 429 unchecked.
  */
-async function callerOf(request: FastifyRequest, operationId: string, authenticator: Authenticator | undefined, logins?: LoginThrottle): Promise<Caller> {
+async function callerOf(
+  request: FastifyRequest,
+  operationId: string,
+  authenticator: Authenticator | undefined,
+  logins?: LoginThrottle,
+  failed: (reason: AuthFailure) => void = () => undefined,
+): Promise<Caller> {
   if (!authenticator) return null;
   const header = request.headers.authorization;
   const sent = Array.isArray(header) ? header[0] : header;
   // Only credentials count and are held back: a request that sends none checks no password.
-  if (sent) logins?.check(request.ip);
+  try {
+    if (sent) logins?.check(request.ip);
+  } catch (err) {
+    failed('held_back');
+    throw err;
+  }
   const principal = await authenticator.authenticate(sent);
+  if (sent && !principal) failed('bad_credentials');
   if (sent) {
     if (principal) logins?.succeeded(request.ip);
     const wait = principal ? 0 : (logins?.failed(request.ip) ?? 0);
@@ -170,6 +230,7 @@ async function callerOf(request: FastifyRequest, operationId: string, authentica
   if (principal) return { user: principal.user, admin: principal.admin };
   // A public operation answers everyone alike: a caller who proves nothing sees no run.
   if (PUBLIC_OPERATIONS.has(operationId)) return { user: '', admin: false };
+  if (!header) failed('no_credentials');
   throw new WesError(401, header ? 'The credentials sent are not valid.' : 'This request needs credentials.', {
     'www-authenticate': authenticator.challenges.join(', '),
   });

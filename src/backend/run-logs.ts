@@ -94,7 +94,9 @@ export class RunLogs {
     const cached = record ? undefined : this.finished.get(wf.runId)?.task_logs;
     if (cached) return cached as TaskLog[];
     const r = record ?? (await this.deps.store.getAll(wf.runId));
-    const engine = this.deps.engines.byName(r[RunKeys.engine] ?? '');
+    const id = r[RunKeys.engine] ?? '';
+    const { engines } = this.deps;
+    const engine = engines.byName(id) ?? (await engines.settled.then(() => engines.byName(id)));
     if (!engine || !r[RunKeys.workflow]) return [];
     const tasks = await engine.taskLogs(await runContext(wf, r));
     // The AGC dialect names a task by its batch id too, and leaves out tasks without one.

@@ -69,6 +69,8 @@ export async function acceptSubmission(
   const rawType = fields.workflow_type?.trim();
   if (!rawType) throw new MalformedRequestError("Missing 'workflow_type' in submission");
   const type = rawType.toUpperCase();
+  // A type whose engine is still being probed for (Toil Python, just after the start) waits for the probe.
+  if (engines.forType(type).length === 0) await engines.settled;
   if (engines.forType(type).length === 0) throw new VersionNotImplementedError(`workflow_type '${rawType}' is not supported.`);
   const versions = engines.typeVersions(type);
   const version = fields.workflow_type_version?.trim() ?? '';

@@ -1,6 +1,7 @@
 import type * as Ops from '../../generated/operations.js';
 import type { RunDeletions } from '../runs/run-deletion.js';
-import type { ToilWorkflow } from '../runs/workflow.js';
+import { ALL_STATES, type State } from '../runs/state-machine.js';
+import { RunKeys, type ToilWorkflow } from '../runs/workflow.js';
 import { WorkflowNotFoundError } from '../util/errors.js';
 import { decodePageToken, encodePageToken, pageSize } from '../util/page-token.js';
 import { processIdentity } from '../util/process.js';
@@ -15,6 +16,17 @@ import { ServiceInfoView } from './service-info.js';
 import type { Caller } from './caller.js';
 import type { Staging } from './staging.js';
 import { WESBackend, type WesHandlers } from './wes-backend.js';
+
+/** A run seen to end while this server runs: what its metrics are made of. */
+export interface RunEnd {
+  runId: string;
+  /** The engine's id (`cwltool`, `toil-cwl`…), `unknown` when the record has none. */
+  engine: string;
+  /** Its final state. */
+  state: string;
+  /** From its start to its end, when it has both times. */
+  seconds?: number;
+}
 
 /** How the API layer answers for a log file: whole, or the part a request's Range header asks for. */
 export type ServeLogFile = (file: LogFile, range: string | undefined) => Promise<Ops.GetRunStdoutResult>;
@@ -40,6 +52,8 @@ export interface ToilBackendDeps extends Omit<RunSubmissionDeps, 'serverId'> {
   retentionSweepMs?: number;
   /** Most runs a retention sweep deletes (default 100). */
   retentionBatch?: number;
+  /** Most time service-info waits for the engines' version probes (default 200 ms). */
+  probeWaitMs?: number;
   /** Serves an output file over the API. */
   serveOutputFile: ServeOutputFile;
   /** Streams a run's outputs as a zip. */
@@ -68,7 +82,7 @@ export class ToilBackend extends WESBackend implements WesHandlers {
     const serverId = this.serverId;
     this.lifecycle = new RunLifecycle({ workDir: config.workDir, store, index, activeRuns, deletions, taskRunner, logger, serverId });
     this.listing = new RunListing(index, this.lifecycle, logger);
-    this.info = new ServiceInfoView(config, engines, this.listing, deps.version);
+    this.info = new ServiceInfoView(config, engines, this.listing, deps.version, deps.probeWaitMs);
     this.submission = new RunSubmission({ ...deps, serverId });
     this.logs = new RunLogs({ store, engines, lifecycle: this.lifecycle, links, wesDialect: config.wesDialect });
     this.retention = new RunRetention({
@@ -83,6 +97,48 @@ export class ToilBackend extends WESBackend implements WesHandlers {
   /** Starts the background work: the retention sweeps. */
   start(): void {
     if (this.deps.retentionSweepMs !== 0) this.retention.start();
+  }
+
+  /**
+   * Starts the engines' probes (once; a server does as it begins to listen,
+   * so that they do not compete with its start) and resolves once every one
+   * has ended: service-info shows them all then.
+   */
+  enginesProbed(): Promise<void> {
+    return this.info.probe();
+  }
+
+  /**
+   * Calls `listener` with each run that ends from now on, as the run index
+   * learns of it (a supervisor's final line, read at the next listing,
+   * service-info or `runSnapshot`).
+   */
+  watchRunEnds(listener: (end: RunEnd) => void): void {
+    this.deps.index.onEnded((entry) => {
+      const { start_time: start, end_time: end, state } = entry.final!;
+      const seconds = start && end ? (Date.parse(end) - Date.parse(start)) / 1000 : NaN;
+      const told = this.deps.store
+        .get(entry.runId, RunKeys.engine)
+        .catch(() => null)
+        .then((engine) => listener({ runId: entry.runId, engine: engine ?? 'unknown', state, ...(Number.isFinite(seconds) && seconds >= 0 ? { seconds } : {}) }));
+      this.endsBeingTold.add(told);
+      void told.finally(() => this.endsBeingTold.delete(told));
+    });
+  }
+
+  private readonly endsBeingTold = new Set<Promise<void>>();
+
+  /**
+   * Runs per state (every state, zero included) and the runs waiting for a
+   * slot; the runs that have ended since the last look are told to the
+   * `watchRunEnds` listeners before this resolves. Costs what
+   * service-info's counts cost: the index, and a read of each run not ended.
+   */
+  async runSnapshot(): Promise<{ states: Record<State, number>; queueLength: number }> {
+    const counts = await this.listing.stateCounts();
+    await Promise.all([...this.endsBeingTold]);
+    const states = Object.fromEntries(ALL_STATES.filter((s) => s !== 'UNKNOWN').map((s) => [s, counts[s] ?? 0])) as Record<State, number>;
+    return { states, queueLength: this.deps.taskRunner.queueLength };
   }
 
   /** Stops it. */

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,6 +7,9 @@ export { isLoopbackHost } from './urls.js';
 import { ConfigError } from './config-error.js';
 import { isLoopbackHost, oidcConfig, publicUrlConfig } from './urls.js';
 import { executorConfig, type ExecutorKind, type SlurmSettings } from './slurm.js';
+import { readFlags, toInt } from './flags.js';
+import { observabilitySettings } from './observability.js';
+import { toilServerNotes } from './toil-server.js';
 export type { ExecutorKind, SlurmSettings } from './slurm.js';
 
 /** Which flavour of WES answers Ferry gives (Toil's `--wes_dialect`). */
@@ -27,6 +29,24 @@ export interface FerryConfig {
   cors: boolean;
   corsOrigins: string[];
   logLevel: string;
+  /** Log lines as JSON objects, `pretty` for people, or `auto`: pretty on a terminal, else JSON. */
+  logFormat: 'json' | 'pretty' | 'auto';
+  /** Also write the log to this file (Toil's `--logFile`), as JSON unless `pretty` is asked. */
+  logFile?: string;
+  /** Rotate the log file at 1 MB, keeping one old file `<file>.1` (Toil's `--rotatingLogging`). */
+  logRotate: boolean;
+  /** Where Prometheus metrics are served (`GET /metrics`, a listener of its own); null: not served there. */
+  metricsListen: { host: string; port: number } | null;
+  /** Whether `--metrics-listen` was given: a default address that is taken is passed over with a warning, a given one stops the start. */
+  metricsListenGiven: boolean;
+  /** Also serve `GET /metrics` on the API's port, to admins (to everyone where there is no authentication). */
+  metricsOnApi: boolean;
+  /** Swagger UI at `/ga4gh/wes/v1/docs`. */
+  apiDocs: boolean;
+  /** Toil's `--swagger_ui`: the docs also at Toil's `/ga4gh/wes/v1/ui/`. */
+  toilSwaggerUi: boolean;
+  /** What Ferry does instead of Toil's server options it has nothing to do for, logged at start. */
+  startupNotes: string[];
   /** Check every response against the spec; non-conforming ones are logged (or thrown in tests). */
   validateResponses: 'off' | 'log' | 'throw';
   maxConcurrentRuns: number;
@@ -122,6 +142,14 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   cors: false,
   corsOrigins: ['*'],
   logLevel: 'info',
+  logFormat: 'json',
+  logRotate: false,
+  metricsListen: null,
+  metricsListenGiven: false,
+  metricsOnApi: false,
+  apiDocs: true,
+  toilSwaggerUi: false,
+  startupNotes: [],
   validateResponses: 'off',
   maxConcurrentRuns: 4,
   maxQueuedRuns: 1000,
@@ -157,86 +185,11 @@ export const defaultConfig: Readonly<FerryConfig> = Object.freeze({
   organizationUrl: 'https://example.org/ferry',
 } satisfies FerryConfig);
 
-/** Command-line flags: name, type, environment variable, config key. */
-const flags = {
-  host: { type: 'string', env: 'FERRY_HOST' },
-  port: { type: 'string', env: 'FERRY_PORT' },
-  'work-dir': { type: 'string', env: 'FERRY_WORK_DIR' },
-  'state-store': { type: 'string', env: 'FERRY_STATE_STORE' },
-  opt: { type: 'string', multiple: true, env: 'FERRY_OPTS' },
-  'wes-dialect': { type: 'string', env: 'FERRY_WES_DIALECT' },
-  cors: { type: 'boolean', env: 'FERRY_CORS' },
-  'cors-origins': { type: 'string', env: 'FERRY_CORS_ORIGINS' },
-  'log-level': { type: 'string', env: 'FERRY_LOG_LEVEL' },
-  'validate-responses': { type: 'boolean', env: 'FERRY_VALIDATE_RESPONSES' },
-  'max-concurrent-runs': { type: 'string', env: 'FERRY_MAX_CONCURRENT_RUNS' },
-  'max-queued-runs': { type: 'string', env: 'FERRY_MAX_QUEUED_RUNS' },
-  'max-submissions-per-minute': { type: 'string', env: 'FERRY_MAX_SUBMISSIONS_PER_MINUTE' },
-  'default-page-size': { type: 'string', env: 'FERRY_DEFAULT_PAGE_SIZE' },
-  'max-page-size': { type: 'string', env: 'FERRY_MAX_PAGE_SIZE' },
-  'max-attachment-bytes': { type: 'string', env: 'FERRY_MAX_ATTACHMENT_BYTES' },
-  'max-attachments': { type: 'string', env: 'FERRY_MAX_ATTACHMENTS' },
-  'max-zip-entries': { type: 'string', env: 'FERRY_MAX_ZIP_ENTRIES' },
-  'max-zip-bytes': { type: 'string', env: 'FERRY_MAX_ZIP_BYTES' },
-  'allowed-file-root': { type: 'string', multiple: true, env: 'FERRY_ALLOWED_FILE_ROOTS' },
-  'cancel-grace-seconds': { type: 'string', env: 'FERRY_CANCEL_GRACE_SECONDS' },
-  'task-runner': { type: 'string', env: 'FERRY_TASK_RUNNER' },
-  'retention-days': { type: 'string', env: 'FERRY_RETENTION_DAYS' },
-  executor: { type: 'string', env: 'FERRY_EXECUTOR' },
-  'slurm-opt': { type: 'string', multiple: true, env: 'FERRY_SLURM_OPTS' },
-  'slurm-partitions': { type: 'string', env: 'FERRY_SLURM_PARTITIONS' },
-  'slurm-poll-seconds': { type: 'string', env: 'FERRY_SLURM_POLL_SECONDS' },
-  'default-engine': { type: 'string', multiple: true, env: 'FERRY_DEFAULT_ENGINES' },
-  'allow-private-downloads': { type: 'boolean', env: 'FERRY_ALLOW_PRIVATE_DOWNLOADS' },
-  'workflow-allow-list': { type: 'string', env: 'FERRY_WORKFLOW_ALLOW_LIST' },
-  'public-url': { type: 'string', env: 'FERRY_PUBLIC_URL' },
-  'trust-proxy': { type: 'boolean', env: 'FERRY_TRUST_PROXY' },
-  'auth-htpasswd': { type: 'string', env: 'FERRY_AUTH_HTPASSWD' },
-  'auth-tokens': { type: 'string', env: 'FERRY_AUTH_TOKENS' },
-  'oidc-issuer': { type: 'string', env: 'FERRY_OIDC_ISSUER' },
-  'oidc-audience': { type: 'string', env: 'FERRY_OIDC_AUDIENCE' },
-  'oidc-jwks-uri': { type: 'string', env: 'FERRY_OIDC_JWKS_URI' },
-  'oidc-user-claim': { type: 'string', env: 'FERRY_OIDC_USER_CLAIM' },
-  'oidc-admin-claim': { type: 'string', multiple: true, env: 'FERRY_OIDC_ADMIN_CLAIMS' },
-  admin: { type: 'string', multiple: true, env: 'FERRY_ADMINS' },
-  'no-auth': { type: 'boolean', env: 'FERRY_NO_AUTH' },
-  'auth-instructions-url': { type: 'string', env: 'FERRY_AUTH_INSTRUCTIONS_URL' },
-  sandbox: { type: 'string', env: 'FERRY_SANDBOX' },
-  'sandbox-network': { type: 'string', env: 'FERRY_SANDBOX_NETWORK' },
-  version: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; env?: string; short?: string }>;
-
 /** Runs handed to Slurm at once when --max-concurrent-runs is not given. */
 const SLURM_MAX_CONCURRENT_RUNS = 100;
 
 /** The longest retention time taken, in days (a thousand years: past it, keep runs forever with 0). */
 const MAX_RETENTION_DAYS = 365_000;
-
-function toInt(name: string, value: string, min: number): number {
-  if (!/^\d+$/.test(value.trim())) throw new ConfigError(`${name} must be a whole number, got '${value}'`);
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(`${name} must be at least ${min}, got '${value}'`);
-  return n;
-}
-
-function toBool(name: string, value: string): boolean {
-  if (/^(1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off|)$/i.test(value)) return false;
-  throw new ConfigError(`${name} must be true or false, got '${value}'`);
-}
-
-/** Rewrite Toil's spellings (`--work_dir`, `--logLevel`) to ours. */
-function normaliseArgv(argv: readonly string[]): string[] {
-  return argv.map((arg) => {
-    if (!arg.startsWith('--')) return arg;
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    const rest = eq === -1 ? '' : arg.slice(eq);
-    const fixed = name === '--logLevel' ? '--log-level' : name.replace(/_/g, '-');
-    return fixed + rest;
-  });
-}
 
 export interface ParsedCommandLine {
   config: FerryConfig;
@@ -249,44 +202,7 @@ export interface ParsedCommandLine {
  * defaults, and validates it. Flags win over the environment.
  */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ParsedCommandLine {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
-  for (const [name, spec] of Object.entries(flags)) {
-    options[name] = { type: spec.type, ...('multiple' in spec ? { multiple: spec.multiple } : {}), ...('short' in spec ? { short: spec.short } : {}) };
-  }
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  try {
-    ({ values } = parseArgs({ args: normaliseArgv(argv), options, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-  const pick = (name: keyof typeof flags): string | boolean | string[] | undefined => {
-    const v = values[name];
-    if (v !== undefined) return v as string | boolean | string[];
-    const spec = flags[name];
-    const envName = 'env' in spec ? spec.env : undefined;
-    const raw = envName ? env[envName] : undefined;
-    if (raw === undefined || raw === '') return undefined;
-    if (spec.type === 'boolean') return toBool(envName!, raw);
-    if ('multiple' in spec && spec.multiple) {
-      // Engine options and claim names (often URLs) may hold colons.
-      const sep = name === 'opt' || name === 'oidc-admin-claim' || name === 'slurm-opt' ? ';' : ':';
-      return raw.split(sep).map((s) => s.trim()).filter(Boolean);
-    }
-    return raw;
-  };
-  const str = (name: keyof typeof flags): string | undefined => {
-    const v = pick(name);
-    return typeof v === 'string' ? v : undefined;
-  };
-  const list = (name: keyof typeof flags): string[] | undefined => {
-    const v = pick(name);
-    return Array.isArray(v) ? v : undefined;
-  };
-  const bool = (name: keyof typeof flags): boolean | undefined => {
-    const v = pick(name);
-    return typeof v === 'boolean' ? v : undefined;
-  };
-
+  const { str, list, bool } = readFlags(argv, env);
   const workDir = path.resolve(cwd, str('work-dir') ?? 'ferry-work');
   const stateStoreRaw = str('state-store');
   const stateStore = stateStoreRaw
@@ -321,6 +237,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   for (const opt of engineOptions) {
     if (!/^([a-z0-9-]+:)?--?[A-Za-z]/.test(opt)) throw new ConfigError(`--opt must look like '[engine:]--flag[=value]', got '${opt}'`);
   }
+  const debug = bool('debug') ?? false;
+  const startupNotes = toilServerNotes({ debug, bypassCelery: bool('bypass-celery') ?? false, swaggerUi: bool('swagger-ui') ?? false, workers: str('workers'), destBucketBase: str('dest-bucket-base') });
   const config: FerryConfig = {
     ...defaultConfig,
     host: str('host') ?? defaultConfig.host,
@@ -331,8 +249,14 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     wesDialect: dialect,
     cors: bool('cors') ?? false,
     corsOrigins,
-    logLevel: str('log-level') ?? defaultConfig.logLevel,
-    validateResponses: bool('validate-responses') ? 'log' : 'off',
+    logLevel: str('log-level') ?? (debug ? 'debug' : defaultConfig.logLevel),
+    ...observabilitySettings(
+      { logFormat: str('log-format'), logFile: str('log-file'), logRotate: bool('log-rotate'), metricsListen: str('metrics-listen'), metricsOnApi: bool('metrics-on-api'), apiDocs: str('api-docs') },
+      cwd,
+    ),
+    toilSwaggerUi: bool('swagger-ui') ?? false,
+    startupNotes,
+    validateResponses: bool('validate-responses') || debug ? 'log' : 'off',
     maxConcurrentRuns: toInt('--max-concurrent-runs', str('max-concurrent-runs') ?? String(defaultConfig.maxConcurrentRuns), 1),
     maxQueuedRuns: toInt('--max-queued-runs', str('max-queued-runs') ?? String(defaultConfig.maxQueuedRuns), 1),
     maxSubmissionsPerMinute: toInt('--max-submissions-per-minute', str('max-submissions-per-minute') ?? '0', 0),

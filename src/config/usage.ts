@@ -10,6 +10,12 @@ export const usage = `Usage: ferry serve [options]
   --cors                       send CORS headers                              FERRY_CORS
   --cors-origins A,B           allowed origins (default *)                    FERRY_CORS_ORIGINS
   --log-level LEVEL            pino level (default info)                      FERRY_LOG_LEVEL
+  --log-format json|pretty|auto  log lines as JSON, or for people (default auto: pretty on a terminal)  FERRY_LOG_FORMAT
+  --log-file FILE              also write the log to FILE                     FERRY_LOG_FILE
+  --log-rotate                 rotate the log file at 1 MB, keeping FILE.1    FERRY_LOG_ROTATE
+  --metrics-listen HOST:PORT|off  Prometheus metrics at /metrics (default 127.0.0.1:9464)  FERRY_METRICS_LISTEN
+  --metrics-on-api             also GET /metrics on the API port, admins only FERRY_METRICS_ON_API
+  --api-docs on|off            Swagger UI at /ga4gh/wes/v1/docs (default on)  FERRY_API_DOCS
   --validate-responses         check every response against the spec, log misfits  FERRY_VALIDATE_RESPONSES
   --max-concurrent-runs N      engines running at once (default 4; with Slurm, jobs submitted at once: 100)  FERRY_MAX_CONCURRENT_RUNS
   --max-queued-runs N          runs waiting for a slot before 503 (default 1000)  FERRY_MAX_QUEUED_RUNS
@@ -47,5 +53,8 @@ export const usage = `Usage: ferry serve [options]
   --no-auth                    serve a non-loopback --host without authentication FERRY_NO_AUTH
   --version                    print the version and exit
 
-Toil's underscore spellings (--work_dir, --state_store, --wes_dialect, --cors_origins, --logLevel) work too.
+Toil's underscore spellings (--work_dir, --state_store, --wes_dialect, --cors_origins, --logLevel) work too,
+and every other option of 'toil server': --logCritical --logError --logWarning --logInfo --logDebug --logOff
+--logFile --rotatingLogging --debug --swagger_ui -o (--opt) -w/--workers N --bypass_celery (the last two are
+taken and logged: Ferry has no workers or Celery). --dest_bucket_base is refused: Ferry writes to no object store.
 `;

@@ -8,16 +8,49 @@ import { ToilWdlEngine } from './toil/toil-wdl.js';
 
 /**
  * The engines this server offers, per workflow type, with the default one of
- * each type first.
+ * each type first. Some engines are known only once a probe has run (which
+ * Python can import Toil): those join when it ends (`settled`), so that the
+ * server need not wait for the probe to answer. The probe starts when
+ * `settled` is first asked for (the server asks once it listens).
  */
 export class EngineRegistry {
+  private list: Engine[] = [];
   private readonly byId = new Map<string, Engine>();
+  private joined: Promise<void> | undefined;
 
-  constructor(readonly engines: readonly Engine[]) {
-    for (const e of engines) {
-      if (this.byId.has(e.id)) throw new Error(`duplicate engine id ${e.id}`);
-      this.byId.set(e.id, e);
-    }
+  constructor(
+    engines: readonly Engine[],
+    /** Probes for engines not known yet (null: not on this machine). */
+    private readonly later?: () => Promise<readonly (Engine | null)[]>,
+    /** The default engine of some types (see `preferring`). */
+    private readonly defaults: Readonly<Record<string, string>> = {},
+  ) {
+    for (const e of engines) this.add(e);
+  }
+
+  /** Settles once the engines probed for have joined (at once when there are none); starts the probes. */
+  get settled(): Promise<void> {
+    this.joined ??= this.later
+      ? this.later().then(
+          (found) => {
+            for (const e of found) if (e && !this.byId.has(e.id)) this.add(e);
+            this.list = ordered(this.list, this.defaults);
+          },
+          () => undefined,
+        )
+      : Promise.resolve();
+    return this.joined;
+  }
+
+  private add(e: Engine): void {
+    if (this.byId.has(e.id)) throw new Error(`duplicate engine id ${e.id}`);
+    this.byId.set(e.id, e);
+    this.list.push(e);
+  }
+
+  /** Every engine offered so far, the default of each type first among its type. */
+  get engines(): readonly Engine[] {
+    return this.list;
   }
 
   /** Upper-case workflow types, in registry order. */
@@ -62,24 +95,22 @@ export class EngineRegistry {
    * an engine is not offered here.
    */
   preferring(defaults: Readonly<Record<string, string>>): EngineRegistry {
-    let engines = [...this.engines];
     for (const [type, name] of Object.entries(defaults)) {
       const candidates = this.forType(type);
-      const chosen = candidates.find((e) => e.name.toLowerCase() === name.toLowerCase());
-      if (!chosen) {
+      if (!candidates.some((e) => e.name.toLowerCase() === name.toLowerCase())) {
         throw new ConfigError(
           candidates.length === 0
             ? `--default-engine ${type}=${name}: this server runs no ${type} workflows.`
             : `--default-engine ${type}=${name}: ${type} runs on ${candidates.map((e) => `'${e.name}'`).join(', ')}.`,
         );
       }
-      engines = [chosen, ...engines.filter((e) => e !== chosen)];
     }
-    return new EngineRegistry(engines);
+    return new EngineRegistry(ordered(this.list, defaults), this.later, defaults);
   }
 
-  /** Installed version of each engine, keyed by its public name. */
+  /** Installed version of each engine, keyed by its public name (once the background probes have ended). */
   async versions(): Promise<Record<string, string[]>> {
+    await this.settled;
     const out: Record<string, string[]> = {};
     await Promise.all(
       this.engines.map(async (e) => {
@@ -104,13 +135,23 @@ const engineFactories: Record<string, () => Promise<Engine | null>> = {
   'toil-wdl': async () => new ToilWdlEngine(),
   'toil-python': () => (toilPython ??= ToilPythonEngine.detect()),
 };
-/** The interpreter probe runs once per process. */
+/**
+ * The interpreter probe runs once per process. Registry order is this
+ * object's: the first engine of a type is its default.
+ */
 let toilPython: Promise<ToilPythonEngine | null> | undefined;
 
-/** The engines the embedded default offers. */
+/**
+ * The engines the embedded default offers: those that need no probe at once,
+ * the others (Toil Python) joining when their probe ends.
+ */
 export async function defaultEngineRegistry(): Promise<EngineRegistry> {
-  const engines = await Promise.all(Object.values(engineFactories).map((make) => make()));
-  return new EngineRegistry(engines.filter((e): e is Engine => e !== null));
+  const { 'toil-python': probed, ...immediate } = engineFactories;
+  const engines = await Promise.all(Object.values(immediate).map((make) => make()));
+  return new EngineRegistry(
+    engines.filter((e): e is Engine => e !== null),
+    () => Promise.all([probed!()]),
+  );
 }
 
 /**
@@ -120,4 +161,14 @@ export async function defaultEngineRegistry(): Promise<EngineRegistry> {
 export async function createEngine(id: string): Promise<Engine | null> {
   const make = engineFactories[id];
   return make ? make() : null;
+}
+
+/** `engines` with the chosen default of some types (`{CWL: 'toil'}`) first of its type. */
+function ordered(engines: readonly Engine[], defaults: Readonly<Record<string, string>>): Engine[] {
+  let out = [...engines];
+  for (const [type, name] of Object.entries(defaults)) {
+    const chosen = out.find((e) => e.workflowType === type.toUpperCase() && e.name.toLowerCase() === name.toLowerCase());
+    if (chosen) out = [chosen, ...out.filter((e) => e !== chosen)];
+  }
+  return out;
 }

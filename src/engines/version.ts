@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { inBackground } from '../util/process.js';
 
 const cache = new Map<string, Promise<string | null>>();
 
@@ -11,11 +12,13 @@ export function commandVersion(command: string, args: readonly string[] = ['--ve
   let found = cache.get(key);
   if (!found) {
     found = new Promise((resolve) => {
-      execFile(command, args, { timeout: 120_000 }, (err, stdout) => {
-        if (err) return resolve(null);
-        const match = /(\d+\.\d+(?:\.\d+)*)/.exec(stdout.trim().split('\n').pop() ?? '');
-        resolve(match?.[1] ?? null);
-      });
+      inBackground(
+        execFile(command, args, { timeout: 120_000 }, (err, stdout) => {
+          if (err) return resolve(null);
+          const match = /(\d+\.\d+(?:\.\d+)*)/.exec(stdout.trim().split('\n').pop() ?? '');
+          resolve(match?.[1] ?? null);
+        }),
+      );
     });
     cache.set(key, found);
   }

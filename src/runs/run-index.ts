@@ -73,6 +73,9 @@ export class RunIndex {
   /** Each owner's runs, ended runs by state, runs by tag: what a filtered page is walked along. */
   private readonly lists = new RunLists();
   private readonly tail: LineTail;
+  private readonly endListeners: ((entry: IndexEntry) => void)[] = [];
+  /** While a file that was replaced is read again from its start: its runs did not end just now. */
+  private rereading = false;
 
   private constructor(private readonly file: string) {
     this.tail = new LineTail(file);
@@ -105,6 +108,7 @@ export class RunIndex {
   /** Reads lines appended by anyone since the last look. */
   async refresh(): Promise<void> {
     const { lines, reset } = await this.tail.read();
+    this.rereading = reset;
     if (reset) {
       this.entries.length = 0;
       this.byId.clear();
@@ -113,7 +117,19 @@ export class RunIndex {
       this.lastSeq = 0;
       this.lists.clear();
     }
-    for (const line of lines) this.ingest(line);
+    try {
+      for (const line of lines) this.ingest(line);
+    } finally {
+      this.rereading = false;
+    }
+  }
+
+  /**
+   * Calls `listener` with each run seen to end from now on: its final line
+   * read (a supervisor's), or its end recorded by this process.
+   */
+  onEnded(listener: (entry: IndexEntry) => void): void {
+    this.endListeners.push(listener);
   }
 
   private ingest(line: string): void {
@@ -169,6 +185,7 @@ export class RunIndex {
     this.open.delete(entry);
     this.finalCounts.set(final.state, (this.finalCounts.get(final.state) ?? 0) + 1);
     this.lists.ended(entry);
+    if (!this.rereading) for (const listener of this.endListeners) listener(entry);
   }
 
   /**

@@ -29,7 +29,8 @@ export class ChildProcessTaskRunner extends QueueingTaskRunner {
   protected async launch(runId: string): Promise<void> {
     const wf = this.workflow(runId);
     const engineId = await wf.get(RunKeys.engine);
-    const engine = engineId ? this.options.engines.byName(engineId) : undefined;
+    const { engines } = this.options;
+    const engine = engineId ? (engines.byName(engineId) ?? (await engines.settled.then(() => engines.byName(engineId)))) : undefined;
     if (!engine) throw new Error(`run has unknown engine '${engineId ?? ''}'`);
     const executor = this.options.executor?.(wf);
     const task = new WorkflowTask(wf, engine, { cancelGraceMs: this.opts.cancelGraceMs, ...(this.options.sandbox ? { sandbox: this.options.sandbox } : {}), ...(executor ? { executor } : {}) });

@@ -27,11 +27,16 @@ const DEFAULT_STANDBY_DELAY_MS = 500;
 /** The most times new supervisors take over one run whose supervisors keep stopping. */
 const MAX_TAKEOVERS = 3;
 
+/** Defined (true) only in the one-file build of the CLI. */
+declare const __FERRY_BUNDLE__: boolean | undefined;
+
 /** How to start `ferry run-task`: the compiled CLI when built, else the TypeScript source through tsx (looked up once). */
 const supervisorCommand = ((): (() => string[]) => {
   let command: string[] | null = null;
   return () => {
     if (command) return command;
+    // The one-file build (scripts/bundle.ts) is the whole CLI: supervisors are started from it too.
+    if (typeof __FERRY_BUNDLE__ !== 'undefined') return (command = [process.execPath, fileURLToPath(import.meta.url)]);
     const here = path.dirname(fileURLToPath(import.meta.url));
     const compiled = path.join(here, '..', 'cli.js');
     command = existsSync(compiled) ? [process.execPath, compiled] : [process.execPath, '--import', 'tsx', path.join(here, '..', 'cli.ts')];
@@ -75,7 +80,8 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     super(options);
     this.sweeper = setInterval(() => void this.sweep(), options.sweepMs ?? 1000);
     this.sweeper.unref();
-    this.spawnStandby();
+    // Not at once: a process loading beside a starting server slows its first answers (on two cores, by half).
+    this.replaceStandby();
   }
 
   /**

@@ -157,3 +157,17 @@ export function groupAlive(pgid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Lowers a child's scheduling priority (nice 10): for probes that run
+ * beside a starting server (an engine's --version takes a second or more
+ * of CPU), so that on a small machine they take the CPU the server leaves.
+ */
+export function inBackground<T extends { pid?: number | undefined }>(child: T): T {
+  try {
+    if (child.pid !== undefined) os.setPriority(child.pid, 10);
+  } catch {
+    // gone already, or not allowed: it runs at the usual priority
+  }
+  return child;
+}

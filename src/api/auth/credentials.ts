@@ -5,7 +5,8 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { parseHtpasswd, parseTokens, type HtpasswdEntry, type TokenEntry } from './credential-files.js';
 import { fileSignature, watchFile, type WatchTiming } from './file-watch.js';
-import { looksLikeJwt, OidcVerifier, type OidcOptions } from './oidc.js';
+// Loaded only with an issuer: jose costs a fifth of a second of start-up.
+import type { OidcOptions, OidcVerifier } from './oidc.js';
 
 /** Who a request speaks for. */
 export interface Principal {
@@ -76,12 +77,13 @@ export class Credentials {
   private queue: Promise<void> = Promise.resolve();
   private readonly stops: (() => void)[] = [];
   private closed = false;
-  private readonly oidc: OidcVerifier | null;
 
-  private constructor(private readonly opts: CredentialsOptions) {
+  private constructor(
+    private readonly opts: CredentialsOptions,
+    private readonly oidc: { verifier: OidcVerifier; looksLikeJwt: (token: string) => boolean } | null,
+  ) {
     if (opts.htpasswdFile) this.sources.htpasswd = { file: opts.htpasswdFile, seen: null };
     if (opts.tokensFile) this.sources.tokens = { file: opts.tokensFile, seen: null };
-    this.oidc = opts.oidc ? new OidcVerifier(opts.oidc, opts.logger) : null;
     this.challenges = [];
     if (this.sources.htpasswd) this.challenges.push('Basic realm="ferry", charset="UTF-8"');
     // Static tokens and JWTs are both Bearer: one challenge says so.
@@ -90,13 +92,14 @@ export class Credentials {
 
   /** Reads the files (throws a clear Error naming the file and line when one is unreadable or malformed at start-up). */
   static async open(opts: CredentialsOptions): Promise<Credentials> {
-    const c = new Credentials(opts);
+    const oidc = opts.oidc ? await import('./oidc.js') : null;
+    const c = new Credentials(opts, oidc && opts.oidc ? { verifier: new oidc.OidcVerifier(opts.oidc, opts.logger), looksLikeJwt: oidc.looksLikeJwt } : null);
     for (const kind of ['htpasswd', 'tokens'] as const) {
       if (c.sources[kind]) await c.read(kind);
     }
     if (opts.watch !== false) c.startWatching();
     // Fetched now so a wrong issuer shows in the log at start; a failure only delays JWTs (it is retried).
-    void c.oidc?.refresh();
+    void c.oidc?.verifier.refresh();
     return c;
   }
 
@@ -130,7 +133,7 @@ export class Credentials {
   close(): void {
     this.closed = true;
     for (const stop of this.stops.splice(0)) stop();
-    this.oidc?.close();
+    this.oidc?.verifier.close();
   }
 
   private principal(user: string | null, scheme: Principal['scheme']): Principal | null {
@@ -178,8 +181,8 @@ export class Credentials {
       const user = this.staticToken(token);
       if (user !== null) return this.principal(user, 'bearer');
     }
-    if (this.oidc && looksLikeJwt(token)) {
-      const identity = await this.oidc.verify(token);
+    if (this.oidc?.looksLikeJwt(token)) {
+      const identity = await this.oidc.verifier.verify(token);
       return identity && { user: identity.user, admin: identity.admin || this.opts.admins.includes(identity.user), scheme: 'bearer' };
     }
     if (this.sources.tokens) this.opts.logger.debug({ scheme: 'bearer' }, 'credentials: unknown token');

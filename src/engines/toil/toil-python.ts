@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errnoCode } from '../../util/errors.js';
+import { inBackground } from '../../util/process.js';
 import { cwlInputLocations, relocateCwlInputs } from '../cwl.js';
 import { renderOption, type Engine, type EngineCommand, type EngineOutcome, type EngineTaskLog, type RunContext } from '../engine.js';
 import type { OptionPolicy } from '../option-policy.js';
@@ -188,7 +189,8 @@ function probePython(candidate: string): Promise<ToilPython | null> {
   if (process.env.HOME) env.HOME = process.env.HOME;
   return new Promise((resolve) => {
     // cwd '/': `python -c` imports from its working folder first, and the server's must not count.
-    execFile(candidate, ['-c', PROBE], { cwd: '/', env, timeout: 60_000, maxBuffer: 1024 * 1024 }, (err, stdout) => {
+    // At a low priority: it runs beside a starting server (see inBackground).
+    const child = execFile(candidate, ['-c', PROBE], { cwd: '/', env, timeout: 60_000, maxBuffer: 1024 * 1024 }, (err, stdout) => {
       if (err) return resolve(null);
       const line = stdout.split('\n').reverse().find((l) => l.startsWith(PROBE_MARK));
       if (!line) return resolve(null);
@@ -204,6 +206,7 @@ function probePython(candidate: string): Promise<ToilPython | null> {
         resolve(null);
       }
     });
+    inBackground(child);
   });
 }
 
