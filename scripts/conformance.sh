@@ -17,10 +17,17 @@ target=${FERRY_CONFORMANCE_TARGET:-81}
 runner="$kit/cwl-conformance-through-wes"
 [ -x "$runner" ] || { echo "conformance: no kit at $kit (set FERRY_CONFORMANCE_KIT)" >&2; exit 2; }
 
-# Some tests run `python`: inside a run's sandbox only the system's own is there (Debian: python-is-python3).
-if [ ! -e /usr/bin/python ]; then
+# What the kit runs on that `make setup` does not install: cwltest's Python modules, and `python`, which
+# some tests run (inside a run's sandbox only the system's own is there; Debian: python-is-python3).
+missing=()
+/usr/bin/python3 -c 'import werkzeug' >/dev/null 2>&1 || missing+=(python3-werkzeug)
+/usr/bin/python3 -c 'import junit_xml' >/dev/null 2>&1 || missing+=(python3-junit.xml)
+/usr/bin/python3 -c 'import defusedxml' >/dev/null 2>&1 || missing+=(python3-defusedxml)
+[ -e /usr/bin/python ] || missing+=(python-is-python3)
+if [ ${#missing[@]} -gt 0 ]; then
   sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends python-is-python3 >&2
+  echo "conformance: installing from Debian: ${missing[*]}" >&2
+  "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
 work=$(mktemp -d)

@@ -24,7 +24,8 @@ async function logFrom(s: Session, runId: string, stream: 'stdout' | 'stderr', f
   // 416: nothing new; 404 while following a run that exists: its engine has not started yet.
   if (res.response.status === 416 || (following && res.response.status === 404)) return Buffer.alloc(0);
   if (!res.response.ok) throw httpError(res.response, res.error);
-  const bytes = Buffer.from(res.data as ArrayBuffer);
+  // openapi-fetch gives no data for an empty body (Content-Length: 0): an empty log, not an error.
+  const bytes = res.data ? Buffer.from(res.data as ArrayBuffer) : Buffer.alloc(0);
   // A server that ignores Range answers the whole log: skip what was shown.
   return res.response.status === 200 && from > 0 ? bytes.subarray(from) : bytes;
 }

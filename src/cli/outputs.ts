@@ -54,7 +54,7 @@ export async function downloadOutput(s: Session, runId: string, file: OutputFile
   } catch (err) {
     throw connectionError(s, err);
   }
-  if (!res.response.ok || !res.response.body) throw httpError(res.response, res.error);
+  if (!res.response.ok) throw httpError(res.response, res.error);
   const sha1 = createHash('sha1');
   let size = 0;
   const tmp = `${dest}.ferry-${randomBytes(4).toString('hex')}`;
@@ -66,7 +66,8 @@ export async function downloadOutput(s: Session, runId: string, file: OutputFile
     },
   });
   try {
-    await pipeline(Readable.fromWeb(res.response.body as never), count, createWriteStream(tmp));
+    // No body at all is an empty file.
+    await pipeline(res.response.body ? Readable.fromWeb(res.response.body as never) : Readable.from([]), count, createWriteStream(tmp));
     const got = `sha1$${sha1.digest('hex')}`;
     if (size !== file.size) throw new CliError(`${file.path}: got ${size} bytes, the listing says ${file.size}`);
     if (file.checksum?.startsWith('sha1$') && file.checksum !== got) throw new CliError(`${file.path}: checksum ${got} is not the listed ${file.checksum}`);

@@ -111,6 +111,11 @@ t.test('exit codes: EXECUTOR_ERROR 2, CANCELED 4 (cancel with ferry cancel), and
   t.equal(submitted.code, 0, submitted.stderr);
   const runId = (JSON.parse(submitted.stdout) as { run_id: string }).run_id;
   await waitForEngine(app.ferry.config.workDir, runId);
+  // cwltool writes its stdout (the output object) only at the end: the log is there, and empty (200, no body).
+  const empty = await ferry(['logs', runId], { env });
+  t.same([empty.code, empty.stdout, empty.stderr], [0, '', ''], 'an empty log is empty, not an error');
+  const emptyJson = await ferry(['logs', runId, '--json'], { env });
+  t.same(JSON.parse(emptyJson.stdout), { run_id: runId, stream: 'stdout', text: '' }, emptyJson.stderr);
   const following = ferry(['logs', '-f', '--stderr', runId], { env });
   const waiting = ferry(['wait', runId], { env });
   const onTerminal = ferry(['wait', runId], { env, tty: true });

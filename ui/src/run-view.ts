@@ -119,7 +119,9 @@ export function runView(main: HTMLElement, runId: string): () => void {
       event.preventDefault();
       void (async () => {
         const result = await api().GET('/ga4gh/wes/v1/runs/{run_id}/outputs/{path}', { params: { path: { run_id: runId, path: file.path } }, parseAs: 'blob' });
+        // An empty file comes with no data (Content-Length: 0): still a file to save.
         if (result.data instanceof Blob) saveBlob(result.data, name);
+        else if (result.response.ok) saveBlob(new Blob([]), name);
         else error.textContent = `Download failed: ${problem(result)}`;
       })();
     });
