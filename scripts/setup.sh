@@ -21,6 +21,7 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # The tests drive the real WES clients (wes-client, toil-wes-cwl-runner) with Debian's Python.
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
 /usr/bin/python3 -c 'import requests, schema_salad' >/dev/null 2>&1 || missing+=(python3-requests python3-schema-salad)
+/usr/bin/python3 -c 'import werkzeug' >/dev/null 2>&1 || missing+=(python3-werkzeug)
 # The dashboard and the API docs are tested in Debian's Chromium, driven by playwright-core (no browser download).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then

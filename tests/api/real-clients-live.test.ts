@@ -13,7 +13,7 @@ import { buildTestApp, call, tempDir, workflowsDir } from '../helper.js';
 // wes-client is in no Debian or npm package: it is read from
 // FERRY_WES_CLIENT_DIR, by default the copy in ../shared/third_party/wes-service
 // beside the repository. Its Python dependencies are Debian's
-// (python3-requests, python3-schema-salad, python3-yaml; scripts/setup.sh).
+// (python3-requests, python3-schema-salad, python3-yaml, python3-werkzeug; scripts/setup.sh).
 // The exact requests each sends are checked in real-clients.test.ts.
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
