@@ -53,13 +53,15 @@ export class ToilWorkflow {
     readonly runId: string,
   ) {
     this.runDir = path.join(baseWorkDir, runId);
-    this.executionDir = path.join(this.runDir, 'execution');
-    this.outputsDir = path.join(this.runDir, 'outputs');
-    this.stdoutPath = path.join(this.runDir, 'stdout');
-    this.stderrPath = path.join(this.runDir, 'stderr');
-    this.requestPath = path.join(this.runDir, 'request.json');
-    this.outputsJsonPath = path.join(this.runDir, 'outputs.json');
-    this.inputsPath = path.join(this.executionDir, 'wes_inputs.json');
+    // One join: the rest are plain names under a normalized folder (made on every request about a run).
+    const dir = this.runDir.endsWith(path.sep) ? this.runDir : this.runDir + path.sep;
+    this.executionDir = dir + 'execution';
+    this.outputsDir = dir + 'outputs';
+    this.stdoutPath = dir + 'stdout';
+    this.stderrPath = dir + 'stderr';
+    this.requestPath = dir + 'request.json';
+    this.outputsJsonPath = dir + 'outputs.json';
+    this.inputsPath = this.executionDir + path.sep + 'wes_inputs.json';
     this.stateMachine = new WorkflowStateMachine(store, runId);
   }
 
