@@ -6,7 +6,7 @@ import cors from '@fastify/cors';
 import type { Logger } from 'pino';
 import type { OpenAPIBackend } from 'openapi-backend';
 import { authConfigured, type FerryConfig } from './config/config.js';
-import { createLogger } from './config/logger.js';
+import { createLogger, requestChildLogger } from './config/logger.js';
 import { Credentials } from './api/auth/credentials.js';
 import { MalformedRequestError } from './util/errors.js';
 import { errorHandler } from './api/errors.js';
@@ -164,10 +164,16 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
     // Every log line of a request about a run names the run, from "incoming request" on (its refusal included).
-    childLoggerFactory: (parent, bindings, options, raw) => {
-      const runId = RUN_IN_URL.exec(raw.url ?? '')?.[1];
-      return parent.child(runId ? { ...bindings, run_id: runId } : bindings, options);
-    },
+    // Made when the request first writes a line (most write none at the default levels): see requestChildLogger.
+    childLoggerFactory: (parent, bindings, options, raw) =>
+      requestChildLogger(
+        parent as Logger,
+        () => {
+          const runId = RUN_IN_URL.exec(raw.url ?? '')?.[1];
+          return runId ? { ...bindings, run_id: runId } : bindings;
+        },
+        options,
+      ) as FastifyBaseLogger,
     // Behind a proxy: the client's address, scheme and Host as the proxy saw them.
     trustProxy: config.trustProxy,
     // Errors Fastify raises before routing (a malformed URL) get the WES body too.
@@ -188,8 +194,9 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     },
   });
   app.setErrorHandler(errorHandler);
-  app.addHook('onRequest', async (request) => {
-    if (request.raw.httpVersion === '1.1' && !request.headers.host) throw new MalformedRequestError('An HTTP/1.1 request needs a Host header.');
+  // A callback hook, not an async one: it runs on every request, and a promise a request is a microtask turn.
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(request.raw.httpVersion === '1.1' && !request.headers.host ? new MalformedRequestError('An HTTP/1.1 request needs a Host header.') : undefined);
   });
   // An Expect other than 100-continue: 417, with the WES body rather than Node's empty one.
   app.server.on('checkExpectation', (req, res) => {

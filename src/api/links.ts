@@ -82,7 +82,10 @@ function outputsOnBase(value: unknown, base: string, local = false): unknown {
   if (Array.isArray(value)) return value.map((v) => outputsOnBase(v, base, local));
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
+  // for…in rather than Object.entries: no array of pairs per object of every answer's outputs.
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const v = (value as Record<string, unknown>)[key];
     out[key] = key === 'location' && typeof v === 'string' && v.startsWith(RUNS) ? base + v : outputsOnBase(v, base, local);
   }
   const here = (value as { [LOCAL_PATH]?: string })[LOCAL_PATH];

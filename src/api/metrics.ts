@@ -38,7 +38,7 @@ export class FerryMetrics {
   private readonly queue: Gauge;
   private readonly submissions: Counter<'outcome' | 'status_code'>;
   private readonly runDurations: Histogram<'engine' | 'outcome'>;
-  private readonly requests: Histogram<'operation' | 'status_code'>;
+  private readonly requests: RequestHistogram;
   private readonly authFailures: Counter<'reason'>;
   private processMetrics = false;
 
@@ -59,13 +59,13 @@ export class FerryMetrics {
       buckets: RUN_BUCKETS,
       registers,
     });
-    this.requests = new Histogram({
-      name: 'ferry_http_request_duration_seconds',
-      help: 'Time to answer API requests, by operationId (none: no route) and HTTP status code.',
-      labelNames: ['operation', 'status_code'],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
+    this.requests = new RequestHistogram(
+      'ferry_http_request_duration_seconds',
+      'Time to answer API requests, by operationId (none: no route) and HTTP status code.',
+      REQUEST_BUCKETS,
+    );
+    // prom-client's registry takes any metric that answers get() and reset() as its own do (it formats what get() returns).
+    this.registry.registerMetric(this.requests as unknown as Histogram);
     this.authFailures = new Counter({
       name: 'ferry_auth_failures_total',
       help: 'Requests refused for their credentials: none sent, not valid, held back after failed logins, or not an admin\'s.',
@@ -101,12 +101,77 @@ export class FerryMetrics {
   /** Times every request of `app` and counts its submissions, as each answer is sent. */
   instrument(app: FastifyInstance): void {
     app.decorateRequest('operationId', '');
-    app.addHook('onResponse', async (request, reply) => {
+    // A callback hook: no promise a request.
+    app.addHook('onResponse', (request, reply, done) => {
       const operation = request.operationId || 'none';
-      const status = String(reply.statusCode);
-      this.requests.labels(operation, status).observe(reply.elapsedTime / 1000);
-      if (operation === 'RunWorkflow') this.submissions.labels(reply.statusCode === 200 ? 'accepted' : 'refused', status).inc();
+      const code = reply.statusCode;
+      this.requests.observe(operation, code, reply.elapsedTime / 1000);
+      if (operation === 'RunWorkflow') this.submissions.labels(code === 200 ? 'accepted' : 'refused', String(code)).inc();
+      done();
     });
+  }
+}
+
+/** One operation's and status code's request times: a count per bucket (not cumulative), their sum and number. */
+interface RequestSeries {
+  operation: string;
+  statusCode: string;
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * The request-time histogram, labelled by operation and status code, written
+ * as prom-client writes a Histogram (`_bucket` with `le` first, `_sum`,
+ * `_count`). Its own because it is bumped on every request: a series is
+ * found by two map lookups on values the request already has, where
+ * prom-client's observe() checks and hashes its label object each time,
+ * the largest cost of the metrics on a small GET.
+ */
+class RequestHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private series = new Map<string, Map<number, RequestSeries>>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {}
+
+  observe(operation: string, statusCode: number, seconds: number): void {
+    let byCode = this.series.get(operation);
+    if (!byCode) this.series.set(operation, (byCode = new Map()));
+    let s = byCode.get(statusCode);
+    if (!s) byCode.set(statusCode, (s = { operation, statusCode: String(statusCode), counts: this.bounds.map(() => 0), sum: 0, count: 0 }));
+    const i = this.bounds.findIndex((b) => seconds <= b);
+    if (i !== -1) s.counts[i]!++;
+    s.sum += seconds;
+    s.count++;
+  }
+
+  /** What prom-client's registry formats: the cumulative buckets, +Inf, sum and count of every series. */
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] }> {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const byCode of this.series.values()) {
+      for (const s of byCode.values()) {
+        const labels = { operation: s.operation, status_code: s.statusCode };
+        let acc = 0;
+        this.bounds.forEach((le, i) => {
+          acc += s.counts[i]!;
+          values.push({ labels: { le, ...labels }, value: acc, metricName: `${this.name}_bucket` });
+        });
+        values.push({ labels: { le: '+Inf', ...labels }, value: s.count, metricName: `${this.name}_bucket` });
+        values.push({ labels, value: s.sum, metricName: `${this.name}_sum` });
+        values.push({ labels, value: s.count, metricName: `${this.name}_count` });
+      }
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.series = new Map();
   }
 }
 

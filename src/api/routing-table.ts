@@ -59,29 +59,41 @@ export class RoutingTable {
   match(method: string, rawPath: string): RouteMatch {
     const path = this.router.normalizePath(rawPath.startsWith('/') ? rawPath : `/${rawPath}`);
     const lower = method.toLowerCase();
-    const candidates: { route: Route; values: string[] }[] = (this.exact.get(path) ?? []).map((route) => ({ route, values: [] }));
+    // The first route of this method in order (exact paths, then templates by specificity); the others only for a 405's Allow.
+    let matched = false;
+    for (const route of this.exact.get(path) ?? []) {
+      if (route.operation.method === lower) return { kind: 'found', operation: route.operation, params: {} };
+      matched = true;
+    }
     for (const route of this.templated) {
+      if (route.operation.method !== lower) {
+        // Only a path of another method's route: remembered for the 405 (tested only until one is found).
+        if (!matched && route.pattern!.test(path)) matched = true;
+        continue;
+      }
       const m = route.pattern!.exec(path);
-      if (m) candidates.push({ route, values: m.slice(1) });
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      for (let i = 0; i < route.names.length; i++) {
+        const value = m[i + 1]!;
+        // A malformed escape stays as sent: it then matches no run or task. A rest-of-path is decoded part by part (an encoded `/` stays inside its part).
+        params[route.names[i]!] = value.includes('/') ? value.split('/').map(decodeQuietly).join('/') : decodeQuietly(value);
+      }
+      return { kind: 'found', operation: route.operation, params };
     }
-    if (candidates.length === 0) return { kind: 'no-route' };
-    const hit = candidates.find((c) => c.route.operation.method === lower);
-    if (!hit) {
-      const allowed = new Set(candidates.map((c) => c.route.operation.method.toUpperCase()));
-      if (allowed.has('GET')) allowed.add('HEAD');
-      return { kind: 'no-method', allow: METHODS.filter((m) => allowed.has(m)) };
+    if (!matched) return { kind: 'no-route' };
+    const allowed = new Set<string>();
+    for (const route of [...(this.exact.get(path) ?? []), ...this.templated]) {
+      if (route.pattern === null || route.pattern.test(path)) allowed.add(route.operation.method.toUpperCase());
     }
-    const params: Record<string, string> = {};
-    for (let i = 0; i < hit.route.names.length; i++) {
-      const value = hit.values[i]!;
-      // A malformed escape stays as sent: it then matches no run or task. A rest-of-path is decoded part by part (an encoded `/` stays inside its part).
-      params[hit.route.names[i]!] = value.includes('/') ? value.split('/').map(decodeQuietly).join('/') : decodeQuietly(value);
-    }
-    return { kind: 'found', operation: hit.route.operation, params };
+    if (allowed.has('GET')) allowed.add('HEAD');
+    return { kind: 'no-method', allow: METHODS.filter((m) => allowed.has(m)) };
   }
 }
 
+/** `decodeURIComponent`, skipped for a value with no escape in it. */
 function decodeQuietly(value: string): string {
+  if (!value.includes('%')) return value;
   try {
     return decodeURIComponent(value);
   } catch {

@@ -111,7 +111,8 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
   const logins = opts.authenticator ? new LoginThrottle(opts.clock ? { now: opts.clock } : {}) : undefined;
 
   const serve = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const path = request.url.split('?')[0] ?? '/';
+    const q = request.url.indexOf('?');
+    const path = q === -1 ? request.url : request.url.slice(0, q);
     // HEAD is GET without a body (Node drops the body of a HEAD answer).
     const method = request.method === 'HEAD' ? 'GET' : request.method;
     const found = table.match(method, path);
@@ -120,7 +121,7 @@ export async function createWesApi(app: FastifyInstance, opts: WesApiOptions): P
     const { operation, params } = found;
     request.operationId = operation.operationId!;
     // Who is asking, before anything of the request is read: an upload nobody may make is not received.
-    const caller = await callerOf(request, operation.operationId!, opts.authenticator, logins, opts.onAuthFailure);
+    const caller = opts.authenticator ? await callerOf(request, operation.operationId!, opts.authenticator, logins, opts.onAuthFailure) : null;
     // A submission's slot is taken before its upload is read, and given back unless it is accepted.
     const release = operation.operationId === 'RunWorkflow' ? submissions.take(caller ? `user:${caller.user}` : `address:${addressKey(request.ip)}`) : undefined;
     let accepted = false;

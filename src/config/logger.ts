@@ -1,6 +1,6 @@
 /** The logger the configuration asks for: level, format, and where lines go. */
 import { Writable } from 'node:stream';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
 import { RotatingFile } from '../util/rotating-file.js';
 import type { FerryConfig } from './config.js';
 
@@ -39,4 +39,91 @@ async function prettyStream(destination: number | DestinationStream, colorize: b
     messageFormat: '{if reqId}{reqId} {end}{if run_id}{run_id} {end}{msg}{if req.method} {req.method} {req.url}{end}{if res.statusCode} {res.statusCode}{end}',
     ignore: 'pid,hostname,reqId,run_id,req,res',
   });
+}
+
+/** A logger as Fastify hands it to a child logger factory: pino's, whose level can be asked. */
+type ParentLogger = Pick<Logger, 'child' | 'isLevelEnabled' | 'level'>;
+
+type LevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/**
+ * A request's child logger that is made only when a line is written at a
+ * level the parent lets through. Fastify makes a child for every request;
+ * pino's child serialises its bindings when made, which is a fair share of
+ * the cost of a small GET at the default levels, where most requests write
+ * nothing. The lines written are those the child would have written: the
+ * same bindings (`bindings()` is called once, when the child is made), the
+ * same level. A child with options of its own (a route's log level or
+ * serializers) is made at once, as its level may differ from the parent's.
+ */
+class DeferredChild {
+  private made: Logger | undefined;
+
+  constructor(
+    private readonly parent: ParentLogger,
+    private readonly bindings: () => Record<string, unknown>,
+  ) {}
+
+  private logger(): Logger {
+    return (this.made ??= this.parent.child(this.bindings()));
+  }
+
+  private write(level: LevelName, args: unknown[]): void {
+    if (this.made === undefined && !this.parent.isLevelEnabled(level)) return;
+    const logger = this.logger();
+    (logger[level] as (...a: unknown[]) => void).apply(logger, args);
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.logger().level = level;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return (this.made ?? this.parent).isLevelEnabled(level);
+  }
+
+  trace(...args: unknown[]): void {
+    this.write('trace', args);
+  }
+
+  debug(...args: unknown[]): void {
+    this.write('debug', args);
+  }
+
+  info(...args: unknown[]): void {
+    this.write('info', args);
+  }
+
+  warn(...args: unknown[]): void {
+    this.write('warn', args);
+  }
+
+  error(...args: unknown[]): void {
+    this.write('error', args);
+  }
+
+  fatal(...args: unknown[]): void {
+    this.write('fatal', args);
+  }
+
+  silent(): void {}
+
+  child(bindings: Record<string, unknown>, options?: ChildLoggerOptions): Logger {
+    return this.logger().child(bindings, options);
+  }
+}
+
+/**
+ * The child logger of a request: made when it first writes a line (see
+ * DeferredChild), or at once when `options` set anything. `bindings` is
+ * called at most once, when the child is made.
+ */
+export function requestChildLogger(parent: ParentLogger, bindings: () => Record<string, unknown>, options: ChildLoggerOptions): Logger {
+  if (typeof parent.isLevelEnabled !== 'function') return parent.child(bindings(), options);
+  for (const key in options) if (Object.hasOwn(options, key)) return parent.child(bindings(), options);
+  return new DeferredChild(parent, bindings) as unknown as Logger;
 }

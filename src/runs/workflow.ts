@@ -28,6 +28,24 @@ export const RunKeys = {
   owner: 'owner',
 } as const;
 
+/** A name that path.join leaves as it is (no separator, no `.` or `..`). */
+const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+let joinedBase: string | undefined;
+let joinedPrefix = '';
+
+/**
+ * `path.join(base, runId)`, with the base normalised once rather than on
+ * every request about a run (the work folder is the same for all of them).
+ */
+function runFolder(base: string, runId: string): string {
+  if (!PLAIN_NAME.test(runId)) return path.join(base, runId);
+  if (base !== joinedBase) {
+    joinedPrefix = path.join(base, 'x').slice(0, -1);
+    joinedBase = base;
+  }
+  return joinedPrefix + runId;
+}
+
 /**
  * One run on disk: its folder, its record in the state store, its state
  * machine. Knows nothing of HTTP or of how the engine is driven.
@@ -52,14 +70,16 @@ export class ToilWorkflow {
     readonly store: StateStore,
     readonly runId: string,
   ) {
-    this.runDir = path.join(baseWorkDir, runId);
-    this.executionDir = path.join(this.runDir, 'execution');
-    this.outputsDir = path.join(this.runDir, 'outputs');
-    this.stdoutPath = path.join(this.runDir, 'stdout');
-    this.stderrPath = path.join(this.runDir, 'stderr');
-    this.requestPath = path.join(this.runDir, 'request.json');
-    this.outputsJsonPath = path.join(this.runDir, 'outputs.json');
-    this.inputsPath = path.join(this.executionDir, 'wes_inputs.json');
+    this.runDir = runFolder(baseWorkDir, runId);
+    // One join: the rest are plain names under a normalized folder (made on every request about a run).
+    const dir = this.runDir.endsWith(path.sep) ? this.runDir : this.runDir + path.sep;
+    this.executionDir = dir + 'execution';
+    this.outputsDir = dir + 'outputs';
+    this.stdoutPath = dir + 'stdout';
+    this.stderrPath = dir + 'stderr';
+    this.requestPath = dir + 'request.json';
+    this.outputsJsonPath = dir + 'outputs.json';
+    this.inputsPath = this.executionDir + path.sep + 'wes_inputs.json';
     this.stateMachine = new WorkflowStateMachine(store, runId);
   }
 
