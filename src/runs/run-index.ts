@@ -3,9 +3,8 @@ import path from 'node:path';
 import { LineTail } from '../util/line-tail.js';
 import type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
 import { RunLists, type RunFilter } from './run-lists.js';
-import { removeSorted } from './seq-list.js';
 import { isRunId, type StateStore } from './state-store.js';
-import { isTerminal, type State } from './state-machine.js';
+import { isTerminal, TERMINAL_STATES, type State } from './state-machine.js';
 import { RunKeys } from './workflow.js';
 
 export type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
@@ -51,6 +50,183 @@ export async function appendDeleted(file: string, runId: string): Promise<void> 
   }
 }
 
+/** A run's state in the columns: not known to have ended, one of the terminal states (1 + its place), or deleted. */
+const OPEN = 0;
+const DELETED = 255;
+const FINAL_STATES: readonly State[] = [...TERMINAL_STATES];
+
+/** How a time is kept: none; epoch ms written back as wesTime (seconds, `Z`); as toISOString; else the string itself. */
+const T_NONE = 0;
+const T_SECONDS = 1;
+const T_ISO = 2;
+const T_STRING = 3;
+
+/**
+ * A time string as epoch ms and the form that gives back exactly the same
+ * string; a string no form gives back is kept as it is (T_STRING).
+ */
+function encodeTime(s: string | undefined): { form: number; ms: number } {
+  if (s === undefined) return { form: T_NONE, ms: NaN };
+  const ms = Date.parse(s);
+  if (Number.isFinite(ms)) {
+    const iso = new Date(ms).toISOString();
+    if (iso === s) return { form: T_ISO, ms };
+    if (iso.endsWith('.000Z') && iso.slice(0, -5) + 'Z' === s) return { form: T_SECONDS, ms };
+  }
+  return { form: T_STRING, ms: NaN };
+}
+
+function decodeTime(form: number, ms: number, kept: string | undefined): string | undefined {
+  if (form === T_SECONDS) return new Date(ms).toISOString().slice(0, -5) + 'Z';
+  if (form === T_ISO) return new Date(ms).toISOString();
+  if (form === T_STRING) return kept;
+  return undefined;
+}
+
+/**
+ * The runs of the index in columns, one place ("slot") per run in the order
+ * they were read, which is the submission order: sequence numbers, states
+ * and times in typed arrays, owners and tag sets as numbers into tables of
+ * the distinct ones, run ids as strings. A run costs a few dozen bytes
+ * rather than an object graph; entries are made for the few runs a caller
+ * asks for. Slots of deleted runs stay (their seq keeps the order searchable)
+ * with their id dropped.
+ */
+class RunColumns {
+  count = 0;
+  seq = new Float64Array(0);
+  state = new Uint8Array(0);
+  owner = new Int32Array(0);
+  tags = new Int32Array(0);
+  startForm = new Uint8Array(0);
+  endForm = new Uint8Array(0);
+  startMs = new Float64Array(0);
+  endMs = new Float64Array(0);
+  ids: string[] = [];
+  /** Times no form gives back, by slot. */
+  readonly startStrings = new Map<number, string>();
+  readonly endStrings = new Map<number, string>();
+  /** Owners by number (0: none) and numbers by owner. */
+  readonly owners: string[] = [''];
+  readonly ownerNumbers = new Map<string, number>();
+  /** Distinct tag sets by number (0: no tags), and numbers by the set's JSON. */
+  readonly tagSets: Readonly<Record<string, string>>[] = [Object.freeze({})];
+  readonly tagSetNumbers = new Map<string, number>([['{}', 0]]);
+
+  /** A new slot for a run, after every other. */
+  push(seq: number, runId: string, tags: Record<string, string>, owner: string | undefined): number {
+    if (this.count === this.seq.length) this.grow();
+    const slot = this.count++;
+    this.seq[slot] = seq;
+    this.state[slot] = OPEN;
+    this.owner[slot] = owner === undefined ? 0 : this.ownerNumber(owner, true);
+    this.tags[slot] = this.tagSetNumber(tags);
+    this.startForm[slot] = T_NONE;
+    this.endForm[slot] = T_NONE;
+    this.ids.push(runId);
+    return slot;
+  }
+
+  /** The owner's number: -1 for one never seen, unless `add`. */
+  ownerNumber(owner: string, add = false): number {
+    let n = this.ownerNumbers.get(owner);
+    if (n === undefined) {
+      if (!add) return -1;
+      n = this.owners.push(owner) - 1;
+      this.ownerNumbers.set(owner, n);
+    }
+    return n;
+  }
+
+  private tagSetNumber(tags: Record<string, string>): number {
+    const key = JSON.stringify(tags);
+    let n = this.tagSetNumbers.get(key);
+    if (n === undefined) {
+      n = this.tagSets.push(Object.freeze({ ...tags })) - 1;
+      this.tagSetNumbers.set(key, n);
+    }
+    return n;
+  }
+
+  private grow(): void {
+    const size = Math.max(1024, this.seq.length * 2);
+    const grown = <T extends Float64Array | Uint8Array | Int32Array>(old: T, make: (n: number) => T): T => {
+      const next = make(size);
+      next.set(old);
+      return next;
+    };
+    this.seq = grown(this.seq, (n) => new Float64Array(n));
+    this.state = grown(this.state, (n) => new Uint8Array(n));
+    this.owner = grown(this.owner, (n) => new Int32Array(n));
+    this.tags = grown(this.tags, (n) => new Int32Array(n));
+    this.startForm = grown(this.startForm, (n) => new Uint8Array(n));
+    this.endForm = grown(this.endForm, (n) => new Uint8Array(n));
+    this.startMs = grown(this.startMs, (n) => new Float64Array(n));
+    this.endMs = grown(this.endMs, (n) => new Float64Array(n));
+  }
+
+  setFinal(slot: number, final: FinalSummary): void {
+    this.state[slot] = 1 + FINAL_STATES.indexOf(final.state);
+    const start = encodeTime(final.start_time);
+    const end = encodeTime(final.end_time);
+    this.startForm[slot] = start.form;
+    this.startMs[slot] = start.ms;
+    this.endForm[slot] = end.form;
+    this.endMs[slot] = end.ms;
+    if (start.form === T_STRING) this.startStrings.set(slot, final.start_time!);
+    if (end.form === T_STRING) this.endStrings.set(slot, final.end_time!);
+  }
+
+  finalState(slot: number): State | undefined {
+    const code = this.state[slot]!;
+    return code === OPEN || code === DELETED ? undefined : FINAL_STATES[code - 1];
+  }
+
+  endTime(slot: number): string | undefined {
+    return decodeTime(this.endForm[slot]!, this.endMs[slot]!, this.endStrings.get(slot));
+  }
+
+  final(slot: number): FinalSummary | undefined {
+    const state = this.finalState(slot);
+    if (state === undefined) return undefined;
+    const start = decodeTime(this.startForm[slot]!, this.startMs[slot]!, this.startStrings.get(slot));
+    const end = this.endTime(slot);
+    return { state, ...(start === undefined ? {} : { start_time: start }), ...(end === undefined ? {} : { end_time: end }) };
+  }
+
+  entry(slot: number): IndexEntry {
+    const owner = this.owner[slot]!;
+    const final = this.final(slot);
+    return {
+      seq: this.seq[slot]!,
+      runId: this.ids[slot]!,
+      tags: this.tagSets[this.tags[slot]!]!,
+      ...(owner === 0 ? {} : { owner: this.owners[owner]! }),
+      ...(final ? { final } : {}),
+    };
+  }
+
+  /** Marks a slot deleted, dropping what it holds but its seq. */
+  drop(slot: number): void {
+    this.state[slot] = DELETED;
+    this.ids[slot] = '';
+    this.startStrings.delete(slot);
+    this.endStrings.delete(slot);
+  }
+
+  /** The number of slots whose seq is below `seq` (slots count up in seq). */
+  slotsBelow(seq: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.seq[mid]! < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
 /**
  * The order runs were submitted in, so that listing a page costs the page,
  * not the number of runs. An append-only file of one JSON line per run, kept
@@ -62,16 +238,19 @@ export async function appendDeleted(file: string, runId: string): Promise<void> 
  * page tokens stay good). The state store stays the truth: on open, runs
  * the store has but the index lacks (a crash between the two writes) are
  * added, and a run without its final line is read from the store.
+ *
+ * In memory, runs are held in columns (see RunColumns) rather than as an
+ * object each, so memory per stored run stays small; the entries handed out
+ * are made on demand, and are copies.
  */
 export class RunIndex {
-  private readonly entries: IndexEntry[] = [];
-  private readonly byId = new Map<string, IndexEntry>();
-  private readonly open = new Set<IndexEntry>();
+  private cols = new RunColumns();
+  private readonly byId = new Map<string, number>();
   private readonly finalCounts = new Map<State, number>();
   /** The highest number given so far, deleted runs' included: numbers only count up. */
   private lastSeq = 0;
-  /** Each owner's runs, ended runs by state, runs by tag: what a filtered page is walked along. */
-  private readonly lists = new RunLists();
+  /** Every run, the open ones, each owner's runs, ended runs by state, runs by tag: what a page is walked along. */
+  private readonly lists: RunLists;
   private readonly tail: LineTail;
   private readonly endListeners: ((entry: IndexEntry) => void)[] = [];
   /** While a file that was replaced is read again from its start: its runs did not end just now. */
@@ -79,6 +258,11 @@ export class RunIndex {
 
   private constructor(private readonly file: string) {
     this.tail = new LineTail(file);
+    this.lists = new RunLists({
+      owner: (slot) => this.cols.owner[slot]!,
+      tags: (slot) => this.cols.tagSets[this.cols.tags[slot]!]!,
+      finalState: (slot) => this.cols.finalState(slot),
+    });
   }
 
   /** Opens (or rebuilds) the index of `store`, kept in `file`. */
@@ -110,9 +294,8 @@ export class RunIndex {
     const { lines, reset } = await this.tail.read();
     this.rereading = reset;
     if (reset) {
-      this.entries.length = 0;
+      this.cols = new RunColumns();
       this.byId.clear();
-      this.open.clear();
       this.finalCounts.clear();
       this.lastSeq = 0;
       this.lists.clear();
@@ -153,20 +336,18 @@ export class RunIndex {
     const next = this.lastSeq + 1;
     const seq = Number.isSafeInteger(written) && written > next ? written : next;
     this.lastSeq = seq;
-    const entry: IndexEntry = { seq, runId, tags: isStringRecord(tags) ? tags : {}, ...(typeof owner === 'string' ? { owner } : {}) };
-    this.entries.push(entry);
-    this.lists.added(entry);
-    this.open.add(entry);
-    this.byId.set(runId, entry);
+    const slot = this.cols.push(seq, runId, isStringRecord(tags) ? tags : {}, typeof owner === 'string' ? owner : undefined);
+    this.byId.set(runId, slot);
+    this.lists.added(slot);
   }
 
   private ingestFinal(value: Record<string, unknown>): void {
-    const entry = typeof value.final === 'string' ? this.byId.get(value.final) : undefined;
-    if (!entry || entry.final || typeof value.state !== 'string' || !isTerminal(value.state as State)) return;
+    const slot = typeof value.final === 'string' ? this.byId.get(value.final) : undefined;
+    if (slot === undefined || this.cols.state[slot] !== OPEN || typeof value.state !== 'string' || !isTerminal(value.state as State)) return;
     const time = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
     const start = time(value.start_time);
     const end = time(value.end_time);
-    this.finish(entry, { state: value.state as State, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) });
+    this.finish(slot, { state: value.state as State, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) });
   }
 
   /**
@@ -174,18 +355,20 @@ export class RunIndex {
    * once, and appended to the file unless a final line for it is there already.
    */
   async recordFinal(runId: string, final: FinalSummary): Promise<void> {
-    const entry = this.byId.get(runId);
-    if (!entry || entry.final || !isTerminal(final.state)) return;
-    this.finish(entry, final);
+    const slot = this.byId.get(runId);
+    if (slot === undefined || this.cols.state[slot] !== OPEN || !isTerminal(final.state)) return;
+    this.finish(slot, final);
     await appendFinal(this.file, runId, final);
   }
 
-  private finish(entry: IndexEntry, final: FinalSummary): void {
-    entry.final = final;
-    this.open.delete(entry);
+  private finish(slot: number, final: FinalSummary): void {
+    this.cols.setFinal(slot, final);
     this.finalCounts.set(final.state, (this.finalCounts.get(final.state) ?? 0) + 1);
-    this.lists.ended(entry);
-    if (!this.rereading) for (const listener of this.endListeners) listener(entry);
+    this.lists.ended(slot);
+    if (!this.rereading && this.endListeners.length > 0) {
+      const entry = this.cols.entry(slot);
+      for (const listener of this.endListeners) listener(entry);
+    }
   }
 
   /**
@@ -202,17 +385,17 @@ export class RunIndex {
    * deletion of this process that is durably marked: see RunDeletions).
    */
   forget(runId: string): void {
-    const entry = this.byId.get(runId);
-    if (!entry) return;
+    const slot = this.byId.get(runId);
+    if (slot === undefined) return;
     this.byId.delete(runId);
-    this.open.delete(entry);
-    removeSorted(this.entries, entry);
-    this.lists.removed(entry);
-    if (entry.final) {
-      const left = (this.finalCounts.get(entry.final.state) ?? 1) - 1;
-      if (left > 0) this.finalCounts.set(entry.final.state, left);
-      else this.finalCounts.delete(entry.final.state);
+    this.lists.removed(slot);
+    const state = this.cols.finalState(slot);
+    if (state !== undefined) {
+      const left = (this.finalCounts.get(state) ?? 1) - 1;
+      if (left > 0) this.finalCounts.set(state, left);
+      else this.finalCounts.delete(state);
     }
+    this.cols.drop(slot);
   }
 
   /** How many runs have ended in each state, as far as the index knows (kept up to date, never counted). */
@@ -222,11 +405,12 @@ export class RunIndex {
 
   /** Entries not known to have ended: those whose state must be read from the store. */
   unfinished(): IndexEntry[] {
-    return [...this.open];
+    return Array.from(this.lists.open.sorted(), (slot) => this.cols.entry(slot));
   }
 
   get(runId: string): IndexEntry | undefined {
-    return this.byId.get(runId);
+    const slot = this.byId.get(runId);
+    return slot === undefined ? undefined : this.cols.entry(slot);
   }
 
   /**
@@ -274,12 +458,30 @@ export class RunIndex {
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.byId.size;
   }
 
-  /** Every entry, oldest first. */
-  all(): readonly IndexEntry[] {
-    return this.entries;
+  /** Every entry, oldest first (made for the call: costs the number of runs). */
+  all(): IndexEntry[] {
+    return Array.from(this.lists.all.sorted(), (slot) => this.cols.entry(slot));
+  }
+
+  /**
+   * Up to `max` ended runs whose end time is before `cutoff` (epoch ms),
+   * oldest first, with their end time as stored: a walk of the columns,
+   * no entry made for the runs passed.
+   */
+  endedBefore(cutoff: number, max: number): { runId: string; end: string }[] {
+    const cols = this.cols;
+    const out: { runId: string; end: string }[] = [];
+    for (const slot of this.lists.all.sorted()) {
+      if (out.length >= max) break;
+      const form = cols.endForm[slot]!;
+      if (form === T_NONE || cols.state[slot] === OPEN) continue;
+      const ms = form === T_STRING ? Date.parse(cols.endStrings.get(slot) ?? '') : cols.endMs[slot]!;
+      if (ms < cutoff) out.push({ runId: cols.ids[slot]!, end: cols.endTime(slot)! });
+    }
+    return out;
   }
 
   has(runId: string): boolean {
@@ -298,7 +500,10 @@ export class RunIndex {
    * RunLists), so it costs the entries it passes, never the number of runs.
    */
   select(filter: RunFilter, limit: number, after?: number): IndexEntry[] {
-    return this.lists.select(this.entries, this.open, filter, limit, after);
+    const ascending = filter.ascending === true;
+    const from = after === undefined ? (ascending ? 0 : this.cols.count) : ascending ? this.cols.slotsBelow(after + 1) : this.cols.slotsBelow(after);
+    const owner = filter.owner === undefined ? 0 : this.cols.ownerNumber(filter.owner);
+    return this.lists.select(filter, owner, limit, from).map((slot) => this.cols.entry(slot));
   }
 }
 
