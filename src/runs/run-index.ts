@@ -2,9 +2,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LineTail } from '../util/line-tail.js';
 import type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
+import { readSnapshot, removeStaleSnapshotTemps, writeSnapshot, type Snapshot } from './index-snapshot.js';
+import { OPEN, RunColumns, T_NONE, T_STRING } from './run-columns.js';
 import { RunLists, type RunFilter } from './run-lists.js';
 import { isRunId, type StateStore } from './state-store.js';
-import { isTerminal, TERMINAL_STATES, type State } from './state-machine.js';
+import { isTerminal, type State } from './state-machine.js';
 import { RunKeys } from './workflow.js';
 
 export type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
@@ -50,181 +52,14 @@ export async function appendDeleted(file: string, runId: string): Promise<void> 
   }
 }
 
-/** A run's state in the columns: not known to have ended, one of the terminal states (1 + its place), or deleted. */
-const OPEN = 0;
-const DELETED = 255;
-const FINAL_STATES: readonly State[] = [...TERMINAL_STATES];
+/** Lines read past the last snapshot that make the index write another, in the background. */
+export const SNAPSHOT_AFTER_LINES = 10_000;
 
-/** How a time is kept: none; epoch ms written back as wesTime (seconds, `Z`); as toISOString; else the string itself. */
-const T_NONE = 0;
-const T_SECONDS = 1;
-const T_ISO = 2;
-const T_STRING = 3;
-
-/**
- * A time string as epoch ms and the form that gives back exactly the same
- * string; a string no form gives back is kept as it is (T_STRING).
- */
-function encodeTime(s: string | undefined): { form: number; ms: number } {
-  if (s === undefined) return { form: T_NONE, ms: NaN };
-  const ms = Date.parse(s);
-  if (Number.isFinite(ms)) {
-    const iso = new Date(ms).toISOString();
-    if (iso === s) return { form: T_ISO, ms };
-    if (iso.endsWith('.000Z') && iso.slice(0, -5) + 'Z' === s) return { form: T_SECONDS, ms };
-  }
-  return { form: T_STRING, ms: NaN };
-}
-
-function decodeTime(form: number, ms: number, kept: string | undefined): string | undefined {
-  if (form === T_SECONDS) return new Date(ms).toISOString().slice(0, -5) + 'Z';
-  if (form === T_ISO) return new Date(ms).toISOString();
-  if (form === T_STRING) return kept;
-  return undefined;
-}
-
-/**
- * The runs of the index in columns, one place ("slot") per run in the order
- * they were read, which is the submission order: sequence numbers, states
- * and times in typed arrays, owners and tag sets as numbers into tables of
- * the distinct ones, run ids as strings. A run costs a few dozen bytes
- * rather than an object graph; entries are made for the few runs a caller
- * asks for. Slots of deleted runs stay (their seq keeps the order searchable)
- * with their id dropped.
- */
-class RunColumns {
-  count = 0;
-  seq = new Float64Array(0);
-  state = new Uint8Array(0);
-  owner = new Int32Array(0);
-  tags = new Int32Array(0);
-  startForm = new Uint8Array(0);
-  endForm = new Uint8Array(0);
-  startMs = new Float64Array(0);
-  endMs = new Float64Array(0);
-  ids: string[] = [];
-  /** Times no form gives back, by slot. */
-  readonly startStrings = new Map<number, string>();
-  readonly endStrings = new Map<number, string>();
-  /** Owners by number (0: none) and numbers by owner. */
-  readonly owners: string[] = [''];
-  readonly ownerNumbers = new Map<string, number>();
-  /** Distinct tag sets by number (0: no tags), and numbers by the set's JSON. */
-  readonly tagSets: Readonly<Record<string, string>>[] = [Object.freeze({})];
-  readonly tagSetNumbers = new Map<string, number>([['{}', 0]]);
-
-  /** A new slot for a run, after every other. */
-  push(seq: number, runId: string, tags: Record<string, string>, owner: string | undefined): number {
-    if (this.count === this.seq.length) this.grow();
-    const slot = this.count++;
-    this.seq[slot] = seq;
-    this.state[slot] = OPEN;
-    this.owner[slot] = owner === undefined ? 0 : this.ownerNumber(owner, true);
-    this.tags[slot] = this.tagSetNumber(tags);
-    this.startForm[slot] = T_NONE;
-    this.endForm[slot] = T_NONE;
-    this.ids.push(runId);
-    return slot;
-  }
-
-  /** The owner's number: -1 for one never seen, unless `add`. */
-  ownerNumber(owner: string, add = false): number {
-    let n = this.ownerNumbers.get(owner);
-    if (n === undefined) {
-      if (!add) return -1;
-      n = this.owners.push(owner) - 1;
-      this.ownerNumbers.set(owner, n);
-    }
-    return n;
-  }
-
-  private tagSetNumber(tags: Record<string, string>): number {
-    const key = JSON.stringify(tags);
-    let n = this.tagSetNumbers.get(key);
-    if (n === undefined) {
-      n = this.tagSets.push(Object.freeze({ ...tags })) - 1;
-      this.tagSetNumbers.set(key, n);
-    }
-    return n;
-  }
-
-  private grow(): void {
-    const size = Math.max(1024, this.seq.length * 2);
-    const grown = <T extends Float64Array | Uint8Array | Int32Array>(old: T, make: (n: number) => T): T => {
-      const next = make(size);
-      next.set(old);
-      return next;
-    };
-    this.seq = grown(this.seq, (n) => new Float64Array(n));
-    this.state = grown(this.state, (n) => new Uint8Array(n));
-    this.owner = grown(this.owner, (n) => new Int32Array(n));
-    this.tags = grown(this.tags, (n) => new Int32Array(n));
-    this.startForm = grown(this.startForm, (n) => new Uint8Array(n));
-    this.endForm = grown(this.endForm, (n) => new Uint8Array(n));
-    this.startMs = grown(this.startMs, (n) => new Float64Array(n));
-    this.endMs = grown(this.endMs, (n) => new Float64Array(n));
-  }
-
-  setFinal(slot: number, final: FinalSummary): void {
-    this.state[slot] = 1 + FINAL_STATES.indexOf(final.state);
-    const start = encodeTime(final.start_time);
-    const end = encodeTime(final.end_time);
-    this.startForm[slot] = start.form;
-    this.startMs[slot] = start.ms;
-    this.endForm[slot] = end.form;
-    this.endMs[slot] = end.ms;
-    if (start.form === T_STRING) this.startStrings.set(slot, final.start_time!);
-    if (end.form === T_STRING) this.endStrings.set(slot, final.end_time!);
-  }
-
-  finalState(slot: number): State | undefined {
-    const code = this.state[slot]!;
-    return code === OPEN || code === DELETED ? undefined : FINAL_STATES[code - 1];
-  }
-
-  endTime(slot: number): string | undefined {
-    return decodeTime(this.endForm[slot]!, this.endMs[slot]!, this.endStrings.get(slot));
-  }
-
-  final(slot: number): FinalSummary | undefined {
-    const state = this.finalState(slot);
-    if (state === undefined) return undefined;
-    const start = decodeTime(this.startForm[slot]!, this.startMs[slot]!, this.startStrings.get(slot));
-    const end = this.endTime(slot);
-    return { state, ...(start === undefined ? {} : { start_time: start }), ...(end === undefined ? {} : { end_time: end }) };
-  }
-
-  entry(slot: number): IndexEntry {
-    const owner = this.owner[slot]!;
-    const final = this.final(slot);
-    return {
-      seq: this.seq[slot]!,
-      runId: this.ids[slot]!,
-      tags: this.tagSets[this.tags[slot]!]!,
-      ...(owner === 0 ? {} : { owner: this.owners[owner]! }),
-      ...(final ? { final } : {}),
-    };
-  }
-
-  /** Marks a slot deleted, dropping what it holds but its seq. */
-  drop(slot: number): void {
-    this.state[slot] = DELETED;
-    this.ids[slot] = '';
-    this.startStrings.delete(slot);
-    this.endStrings.delete(slot);
-  }
-
-  /** The number of slots whose seq is below `seq` (slots count up in seq). */
-  slotsBelow(seq: number): number {
-    let lo = 0;
-    let hi = this.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.seq[mid]! < seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
+export interface RunIndexOptions {
+  /** See SNAPSHOT_AFTER_LINES; 0: no snapshot read or written. */
+  snapshotAfterLines?: number;
+  /** Told of a snapshot written in the background that failed (the index goes on without it). */
+  onSnapshotError?: (err: unknown) => void;
 }
 
 /**
@@ -255,8 +90,21 @@ export class RunIndex {
   private readonly endListeners: ((entry: IndexEntry) => void)[] = [];
   /** While a file that was replaced is read again from its start: its runs did not end just now. */
   private rereading = false;
+  /** Where in the file (and which file) what is in memory was read up to: what a snapshot covers. */
+  private coveredOffset = 0;
+  private coveredIno: number | null = null;
+  /** Lines read since the last snapshot (or since the file was read whole). */
+  private linesSinceSnapshot = 0;
+  private snapshotting: Promise<void> | null = null;
+  /** After a snapshot failed: the lines past the last one that make the next try. */
+  private retryAfterLines = 0;
+  /** Whether this index was read from a snapshot (and the lines after it) rather than the whole file. */
+  fromSnapshot = false;
 
-  private constructor(private readonly file: string) {
+  private constructor(
+    private readonly file: string,
+    private readonly options: RunIndexOptions = {},
+  ) {
     this.tail = new LineTail(file);
     this.lists = new RunLists({
       owner: (slot) => this.cols.owner[slot]!,
@@ -270,9 +118,15 @@ export class RunIndex {
     file: string,
     store: StateStore,
     readFacts: (runId: string) => Promise<IndexFacts> = async () => ({ tags: {} }),
+    options: RunIndexOptions = {},
   ): Promise<RunIndex> {
     await fs.mkdir(path.dirname(file), { recursive: true });
-    const index = new RunIndex(file);
+    const index = new RunIndex(file, options);
+    if (options.snapshotAfterLines !== 0) {
+      await removeStaleSnapshotTemps(file);
+      const snapshot = await readSnapshot(file);
+      if (snapshot) index.restore(snapshot);
+    }
     await index.refresh();
     const missing = (await store.listRunIds()).filter((id) => !index.byId.has(id));
     if (missing.length > 0) {
@@ -289,9 +143,43 @@ export class RunIndex {
     return index;
   }
 
-  /** Reads lines appended by anyone since the last look. */
-  async refresh(): Promise<void> {
-    const { lines, reset } = await this.tail.read();
+  /** Takes the runs of a snapshot as what the file says up to its offset (the index is empty). */
+  private restore(snapshot: Snapshot): void {
+    const cols = snapshot.cols;
+    this.cols = cols;
+    for (let slot = 0; slot < cols.count; slot++) {
+      this.byId.set(cols.ids[slot]!, slot);
+      this.lists.added(slot);
+      const state = cols.finalState(slot);
+      if (state === undefined) continue;
+      this.finalCounts.set(state, (this.finalCounts.get(state) ?? 0) + 1);
+      this.lists.ended(slot);
+    }
+    this.lastSeq = snapshot.lastSeq;
+    this.tail.resumeAt(snapshot.offset, snapshot.ino);
+    this.coveredOffset = snapshot.offset;
+    this.coveredIno = snapshot.ino;
+    this.fromSnapshot = true;
+  }
+
+  /**
+   * Reads lines appended by anyone since the last look. One read at a time
+   * (a call while one is under way reads after it), so lines are taken in
+   * the file's order exactly once.
+   */
+  refresh(): Promise<void> {
+    const next = this.reading.then(
+      () => this.readMore(),
+      () => this.readMore(),
+    );
+    this.reading = next;
+    return next;
+  }
+
+  private reading: Promise<void> = Promise.resolve();
+
+  private async readMore(): Promise<void> {
+    const { lines, reset, end } = await this.tail.read();
     this.rereading = reset;
     if (reset) {
       this.cols = new RunColumns();
@@ -299,12 +187,54 @@ export class RunIndex {
       this.finalCounts.clear();
       this.lastSeq = 0;
       this.lists.clear();
+      this.linesSinceSnapshot = 0;
     }
     try {
       for (const line of lines) this.ingest(line);
     } finally {
       this.rereading = false;
+      this.coveredOffset = end;
+      this.coveredIno = this.tail.ino;
+      this.linesSinceSnapshot += lines.length;
     }
+    const after = this.options.snapshotAfterLines ?? SNAPSHOT_AFTER_LINES;
+    if (after > 0 && this.linesSinceSnapshot >= Math.max(after, this.retryAfterLines) && !this.snapshotting) {
+      this.snapshot().catch((err: unknown) => {
+        // Tried again only after as many lines more, not at every read.
+        this.retryAfterLines = this.linesSinceSnapshot + after;
+        this.options.onSnapshotError?.(err);
+      });
+    }
+  }
+
+  /**
+   * Writes a snapshot of the index as read so far (see index-snapshot.ts),
+   * so that the next start reads it rather than every line of the file; one
+   * at a time (a call while one is written waits for it).
+   */
+  snapshot(): Promise<void> {
+    if (this.snapshotting) return this.snapshotting;
+    if (this.coveredIno === null) return Promise.resolve();
+    const covered = this.linesSinceSnapshot;
+    const write = writeSnapshot(this.file, this.cols, this.lists.all.sorted(), { offset: this.coveredOffset, ino: this.coveredIno, lastSeq: this.lastSeq });
+    this.snapshotting = write
+      .then(() => {
+        this.linesSinceSnapshot = Math.max(0, this.linesSinceSnapshot - covered);
+        this.retryAfterLines = 0;
+      })
+      .finally(() => {
+        this.snapshotting = null;
+      });
+    return this.snapshotting;
+  }
+
+  /** At a clean shutdown: a last snapshot, if lines were read since the last one. */
+  async close(): Promise<void> {
+    await this.snapshotting?.catch(() => undefined);
+    if (this.options.snapshotAfterLines === 0) return;
+    await this.refresh();
+    await this.snapshotting?.catch(() => undefined);
+    if (this.linesSinceSnapshot > 0) await this.snapshot();
   }
 
   /**
@@ -405,7 +335,7 @@ export class RunIndex {
 
   /** Entries not known to have ended: those whose state must be read from the store. */
   unfinished(): IndexEntry[] {
-    return Array.from(this.lists.open.sorted(), (slot) => this.cols.entry(slot));
+    return Array.from(this.lists.open, (slot) => this.cols.entry(slot));
   }
 
   get(runId: string): IndexEntry | undefined {

@@ -44,7 +44,8 @@ interface TagRuns {
  */
 export class RunLists {
   readonly all = new SlotList();
-  readonly open = new SlotList();
+  /** The runs not known to have ended, in slot order (the order they were added in). */
+  readonly open = new Set<number>();
   private readonly byOwner = new Map<number, SlotList>();
   private readonly byFinalState = new Map<State, SlotList>();
   private readonly byTag = new Map<string, TagRuns>();
@@ -62,7 +63,7 @@ export class RunLists {
   /** A run newer than every one held, not ended. */
   added(slot: number): void {
     this.all.push(slot);
-    this.open.push(slot);
+    this.open.add(slot);
     const owner = this.facts.owner(slot);
     if (owner !== 0) {
       const own = this.byOwner.get(owner);
@@ -83,7 +84,7 @@ export class RunLists {
   ended(slot: number): void {
     const state = this.facts.finalState(slot);
     if (state === undefined) return;
-    this.open.remove(slot);
+    this.open.delete(slot);
     let ended = this.byFinalState.get(state);
     if (!ended) this.byFinalState.set(state, (ended = new SlotList()));
     ended.push(slot);
@@ -92,7 +93,7 @@ export class RunLists {
   /** A run deleted (its facts still readable): out of every list. */
   removed(slot: number): void {
     this.all.remove(slot);
-    this.open.remove(slot);
+    this.open.delete(slot);
     const owner = this.facts.owner(slot);
     if (owner !== 0) {
       const own = this.byOwner.get(owner);
@@ -137,7 +138,7 @@ export class RunLists {
     }
     if (states !== undefined) {
       const ended = [...states].filter(isTerminal).map((s) => this.byFinalState.get(s)?.sorted() ?? none);
-      sources.push([...ended, this.open.sorted()]);
+      sources.push([...ended, Int32Array.from(this.open)]);
     }
     const size = (lists: ArrayLike<number>[]): number => lists.reduce((n, l) => n + l.length, 0);
     const along = sources.reduce((best, s) => (size(s) < size(best) ? s : best));

@@ -29,9 +29,10 @@ export class SlotList {
   private items = new Int32Array(4);
   private count = 0;
   private late: number[] = [];
+  private gone = new Set<number>();
 
   get length(): number {
-    return this.count + this.late.length;
+    return this.count + this.late.length - this.gone.size;
   }
 
   /** Adds a slot (not already in the list). */
@@ -51,19 +52,31 @@ export class SlotList {
     this.items = next;
   }
 
-  /** Removes `slot`, if it is there. */
+  /**
+   * Removes `slot`, which must be in the list. Removals wait aside too and
+   * are made in one pass when the list is next read, so that removing many
+   * (a start-up reading many tombstones) costs one pass, not one each.
+   */
   remove(slot: number): void {
-    this.settle();
-    const at = lowerBound(this.items, this.count, slot);
-    if (at >= this.count || this.items[at] !== slot) return;
-    this.items.copyWithin(at, at + 1, this.count);
-    this.count--;
-    // Give memory back when a list has shrunk to a quarter of what it holds.
-    if (this.items.length > 64 && this.count < this.items.length / 4) this.items = this.items.slice(0, Math.max(4, this.count * 2));
+    this.gone.add(slot);
   }
 
   /** Puts the latecomers in place. */
   private settle(): void {
+    this.settleLate();
+    if (this.gone.size === 0) return;
+    let kept = 0;
+    for (let i = 0; i < this.count; i++) {
+      const slot = this.items[i]!;
+      if (!this.gone.has(slot)) this.items[kept++] = slot;
+    }
+    this.count = kept;
+    this.gone.clear();
+    // Give memory back when a list has shrunk to a quarter of what it holds.
+    if (this.items.length > 64 && this.count < this.items.length / 4) this.items = this.items.slice(0, Math.max(4, this.count * 2));
+  }
+
+  private settleLate(): void {
     if (this.late.length === 0) return;
     const late = this.late;
     this.late = [];
@@ -93,6 +106,7 @@ export class SlotList {
     this.items = new Int32Array(4);
     this.count = 0;
     this.late = [];
+    this.gone.clear();
   }
 }
 
