@@ -1,4 +1,5 @@
 import type { FinalSummary, IndexEntry } from './index-entry.js';
+import { RunIds } from './run-ids.js';
 import { TERMINAL_STATES, type State } from './state-machine.js';
 
 /** A run's state in the columns: not known to have ended, one of the terminal states (1 + its place), or deleted. */
@@ -71,7 +72,7 @@ function decodeTime(form: number, ms: number, kept: string | undefined): string 
  * The runs of the index in columns, one place ("slot") per run in the order
  * they were read, which is the submission order: sequence numbers, states
  * and times in typed arrays, owners and tag sets as numbers into tables of
- * the distinct ones, run ids as strings. A run costs a few dozen bytes
+ * the distinct ones, run ids packed as bytes (see RunIds). A run costs a few dozen bytes
  * rather than an object graph; entries are made for the few runs a caller
  * asks for. Slots of deleted runs stay (their seq keeps the order searchable)
  * with their id dropped.
@@ -86,7 +87,8 @@ export class RunColumns {
   endForm = new Uint8Array(0);
   startMs = new Float64Array(0);
   endMs = new Float64Array(0);
-  ids: string[] = [];
+  /** The runs' ids, and the slot of each live one. */
+  ids = new RunIds();
   /** Times no form gives back, by slot. */
   readonly startStrings = new Map<number, string>();
   readonly endStrings = new Map<number, string>();
@@ -107,7 +109,7 @@ export class RunColumns {
     this.tags[slot] = this.tagSetNumber(tags);
     this.startForm[slot] = T_NONE;
     this.endForm[slot] = T_NONE;
-    this.ids.push(runId);
+    this.ids.set(runId, slot);
     return slot;
   }
 
@@ -183,17 +185,16 @@ export class RunColumns {
     const final = this.final(slot);
     return {
       seq: this.seq[slot]!,
-      runId: this.ids[slot]!,
+      runId: this.ids.idOf(slot),
       tags: this.tagSets[this.tags[slot]!]!,
       ...(owner === 0 ? {} : { owner: this.owners[owner]! }),
       ...(final ? { final } : {}),
     };
   }
 
-  /** Marks a slot deleted, dropping what it holds but its seq. */
+  /** Marks a slot deleted (its id already out of the table), dropping what it holds but its seq. */
   drop(slot: number): void {
     this.state[slot] = DELETED;
-    this.ids[slot] = '';
     this.startStrings.delete(slot);
     this.endStrings.delete(slot);
   }
@@ -226,8 +227,6 @@ const LAYOUT = [
 
 /** The strings of a snapshot, as JSON after the typed columns. */
 interface SnapshotStrings {
-  /** The run ids, one per slot, joined by newlines. */
-  ids: string;
   owners: string[];
   tagSets: Record<string, string>[];
   startStrings: [number, string][];
@@ -251,26 +250,26 @@ export function encodeColumns(cols: RunColumns, slots: ArrayLike<number>): Buffe
     for (let i = 0; i < n; i++) dst[i] = src[slots[i]!]!;
     at += size * n;
   }
-  const ids: string[] = new Array<string>(n);
+  const idBytes = new Uint8Array(16 * n);
   const startStrings: [number, string][] = [];
   const endStrings: [number, string][] = [];
   for (let i = 0; i < n; i++) {
     const slot = slots[i]!;
-    ids[i] = cols.ids[slot]!;
+    idBytes.set(cols.ids.bytes.subarray(16 * slot, 16 * slot + 16), 16 * i);
     const start = cols.startStrings.get(slot);
     if (start !== undefined) startStrings.push([i, start]);
     const end = cols.endStrings.get(slot);
     if (end !== undefined) endStrings.push([i, end]);
   }
-  const strings: SnapshotStrings = { ids: ids.join('\n'), owners: cols.owners, tagSets: cols.tagSets, startStrings, endStrings };
-  return Buffer.concat([buf, Buffer.from(JSON.stringify(strings))]);
+  const strings: SnapshotStrings = { owners: cols.owners, tagSets: cols.tagSets, startStrings, endStrings };
+  return Buffer.concat([buf, idBytes, Buffer.from(JSON.stringify(strings))]);
 }
 
 /** Columns of `count` runs from what encodeColumns wrote; throws on anything malformed. */
 export function decodeColumns(payload: Buffer, count: number): RunColumns {
   const n = count;
   const typed = LAYOUT.reduce((bytes, [, size]) => bytes + size * n, 0);
-  if (!Number.isSafeInteger(n) || n < 0 || payload.length < typed) throw new Error('snapshot columns cut short');
+  if (!Number.isSafeInteger(n) || n < 0 || payload.length < typed + 16 * n) throw new Error('snapshot columns cut short');
   // A copy at offset 0 of its own buffer, so every column is aligned.
   const own = new Uint8Array(typed);
   own.set(payload.subarray(0, typed));
@@ -281,10 +280,11 @@ export function decodeColumns(payload: Buffer, count: number): RunColumns {
     (cols[name] as RunColumns[typeof name]) = new Ctor(own.buffer, at, n);
     at += size * n;
   }
-  const strings = JSON.parse(payload.subarray(typed).toString('utf8')) as SnapshotStrings;
-  const ids = n === 0 ? [] : strings.ids.split('\n');
-  if (ids.length !== n || !Array.isArray(strings.owners) || !Array.isArray(strings.tagSets)) throw new Error('snapshot strings do not match its columns');
-  cols.ids = ids;
+  cols.ids.reserve(n);
+  cols.ids.bytes.set(payload.subarray(typed, typed + 16 * n));
+  for (let i = 0; i < n; i++) cols.ids.enter(i);
+  const strings = JSON.parse(payload.subarray(typed + 16 * n).toString('utf8')) as SnapshotStrings;
+  if (!Array.isArray(strings.owners) || !Array.isArray(strings.tagSets)) throw new Error('snapshot strings do not match its columns');
   cols.count = n;
   cols.owners.length = 0;
   cols.ownerNumbers.clear();

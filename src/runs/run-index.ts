@@ -80,7 +80,6 @@ export interface RunIndexOptions {
  */
 export class RunIndex {
   private cols = new RunColumns();
-  private readonly byId = new Map<string, number>();
   private readonly finalCounts = new Map<State, number>();
   /** The highest number given so far, deleted runs' included: numbers only count up. */
   private lastSeq = 0;
@@ -128,7 +127,7 @@ export class RunIndex {
       if (snapshot) index.restore(snapshot);
     }
     await index.refresh();
-    const missing = (await store.listRunIds()).filter((id) => !index.byId.has(id));
+    const missing = (await store.listRunIds()).filter((id) => !index.cols.ids.has(id));
     if (missing.length > 0) {
       const withTimes = await Promise.all(
         missing.map(async (id) => ({ id, at: (await store.get(id, RunKeys.submittedAt)) ?? '', exists: await store.has(id) })),
@@ -148,9 +147,8 @@ export class RunIndex {
     const cols = snapshot.cols;
     this.cols = cols;
     for (let slot = 0; slot < cols.count; slot++) {
-      this.byId.set(cols.ids[slot]!, slot);
-      this.lists.added(slot);
       const state = cols.finalState(slot);
+      this.lists.added(slot, state === undefined);
       if (state === undefined) continue;
       this.finalCounts.set(state, (this.finalCounts.get(state) ?? 0) + 1);
       this.lists.ended(slot);
@@ -183,7 +181,6 @@ export class RunIndex {
     this.rereading = reset;
     if (reset) {
       this.cols = new RunColumns();
-      this.byId.clear();
       this.finalCounts.clear();
       this.lastSeq = 0;
       this.lists.clear();
@@ -260,19 +257,18 @@ export class RunIndex {
       return;
     }
     const { seq: written, run_id: runId, tags, owner } = value as { seq?: unknown; run_id?: unknown; tags?: unknown; owner?: unknown };
-    if (typeof written !== 'number' || typeof runId !== 'string' || !isRunId(runId) || this.byId.has(runId)) return;
+    if (typeof written !== 'number' || typeof runId !== 'string' || !isRunId(runId) || this.cols.ids.has(runId)) return;
     // The order is the file's: a line's number is the one it was written with when that
     // still counts up, else the next one, so every reader of the file numbers it alike.
     const next = this.lastSeq + 1;
     const seq = Number.isSafeInteger(written) && written > next ? written : next;
     this.lastSeq = seq;
     const slot = this.cols.push(seq, runId, isStringRecord(tags) ? tags : {}, typeof owner === 'string' ? owner : undefined);
-    this.byId.set(runId, slot);
     this.lists.added(slot);
   }
 
   private ingestFinal(value: Record<string, unknown>): void {
-    const slot = typeof value.final === 'string' ? this.byId.get(value.final) : undefined;
+    const slot = typeof value.final === 'string' ? this.cols.ids.get(value.final) : undefined;
     if (slot === undefined || this.cols.state[slot] !== OPEN || typeof value.state !== 'string' || !isTerminal(value.state as State)) return;
     const time = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
     const start = time(value.start_time);
@@ -285,7 +281,7 @@ export class RunIndex {
    * once, and appended to the file unless a final line for it is there already.
    */
   async recordFinal(runId: string, final: FinalSummary): Promise<void> {
-    const slot = this.byId.get(runId);
+    const slot = this.cols.ids.get(runId);
     if (slot === undefined || this.cols.state[slot] !== OPEN || !isTerminal(final.state)) return;
     this.finish(slot, final);
     await appendFinal(this.file, runId, final);
@@ -315,9 +311,9 @@ export class RunIndex {
    * deletion of this process that is durably marked: see RunDeletions).
    */
   forget(runId: string): void {
-    const slot = this.byId.get(runId);
+    const slot = this.cols.ids.get(runId);
     if (slot === undefined) return;
-    this.byId.delete(runId);
+    this.cols.ids.delete(runId);
     this.lists.removed(slot);
     const state = this.cols.finalState(slot);
     if (state !== undefined) {
@@ -339,7 +335,7 @@ export class RunIndex {
   }
 
   get(runId: string): IndexEntry | undefined {
-    const slot = this.byId.get(runId);
+    const slot = this.cols.ids.get(runId);
     return slot === undefined ? undefined : this.cols.entry(slot);
   }
 
@@ -369,7 +365,7 @@ export class RunIndex {
         const seen = new Set<string>();
         const lines: string[] = [];
         for (const { runId, tags, owner } of batch) {
-          if (this.byId.has(runId) || seen.has(runId)) continue;
+          if (this.cols.ids.has(runId) || seen.has(runId)) continue;
           seen.add(runId);
           lines.push(JSON.stringify({ seq: ++seq, run_id: runId, tags, ...(owner === undefined ? {} : { owner }) }) + '\n');
         }
@@ -388,7 +384,7 @@ export class RunIndex {
   }
 
   get size(): number {
-    return this.byId.size;
+    return this.cols.ids.size;
   }
 
   /** Every entry, oldest first (made for the call: costs the number of runs). */
@@ -409,13 +405,13 @@ export class RunIndex {
       const form = cols.endForm[slot]!;
       if (form === T_NONE || cols.state[slot] === OPEN) continue;
       const ms = form === T_STRING ? Date.parse(cols.endStrings.get(slot) ?? '') : cols.endMs[slot]!;
-      if (ms < cutoff) out.push({ runId: cols.ids[slot]!, end: cols.endTime(slot)! });
+      if (ms < cutoff) out.push({ runId: cols.ids.idOf(slot), end: cols.endTime(slot)! });
     }
     return out;
   }
 
   has(runId: string): boolean {
-    return this.byId.has(runId);
+    return this.cols.ids.has(runId);
   }
 
   /**

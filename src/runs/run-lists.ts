@@ -60,10 +60,10 @@ export class RunLists {
     this.byTag.clear();
   }
 
-  /** A run newer than every one held, not ended. */
-  added(slot: number): void {
+  /** A run newer than every one held: not ended (else `ended` follows at once, see RunIndex.restore). */
+  added(slot: number, open = true): void {
     this.all.push(slot);
-    this.open.add(slot);
+    if (open) this.open.add(slot);
     const owner = this.facts.owner(slot);
     if (owner !== 0) {
       const own = this.byOwner.get(owner);
