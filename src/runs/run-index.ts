@@ -54,10 +54,14 @@ export async function appendDeleted(file: string, runId: string): Promise<void> 
 
 /** Lines read past the last snapshot that make the index write another, in the background. */
 export const SNAPSHOT_AFTER_LINES = 10_000;
+/** How long after that it is written. */
+export const SNAPSHOT_DELAY_MS = 3_000;
 
 export interface RunIndexOptions {
   /** See SNAPSHOT_AFTER_LINES; 0: no snapshot read or written. */
   snapshotAfterLines?: number;
+  /** See SNAPSHOT_DELAY_MS. */
+  snapshotDelayMs?: number;
   /** Told of a snapshot written in the background that failed (the index goes on without it). */
   onSnapshotError?: (err: unknown) => void;
 }
@@ -95,6 +99,7 @@ export class RunIndex {
   /** Lines read since the last snapshot (or since the file was read whole). */
   private linesSinceSnapshot = 0;
   private snapshotting: Promise<void> | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
   /** After a snapshot failed: the lines past the last one that make the next try. */
   private retryAfterLines = 0;
   /** Whether this index was read from a snapshot (and the lines after it) rather than the whole file. */
@@ -195,12 +200,17 @@ export class RunIndex {
       this.linesSinceSnapshot += lines.length;
     }
     const after = this.options.snapshotAfterLines ?? SNAPSHOT_AFTER_LINES;
-    if (after > 0 && this.linesSinceSnapshot >= Math.max(after, this.retryAfterLines) && !this.snapshotting) {
-      this.snapshot().catch((err: unknown) => {
-        // Tried again only after as many lines more, not at every read.
-        this.retryAfterLines = this.linesSinceSnapshot + after;
-        this.options.onSnapshotError?.(err);
-      });
+    if (after > 0 && this.linesSinceSnapshot >= Math.max(after, this.retryAfterLines) && !this.snapshotting && !this.snapshotTimer) {
+      // A little later, so that a start that read many lines is not made longer by writing them.
+      this.snapshotTimer = setTimeout(() => {
+        this.snapshotTimer = null;
+        this.snapshot().catch((err: unknown) => {
+          // Tried again only after as many lines more, not at every read.
+          this.retryAfterLines = this.linesSinceSnapshot + after;
+          this.options.onSnapshotError?.(err);
+        });
+      }, this.options.snapshotDelayMs ?? SNAPSHOT_DELAY_MS);
+      this.snapshotTimer.unref();
     }
   }
 
@@ -227,6 +237,8 @@ export class RunIndex {
 
   /** At a clean shutdown: a last snapshot, if lines were read since the last one. */
   async close(): Promise<void> {
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
     await this.snapshotting?.catch(() => undefined);
     if (this.options.snapshotAfterLines === 0) return;
     await this.refresh();

@@ -171,8 +171,10 @@ t.test('a snapshot that does not match the file, or is damaged, is not used', as
 t.test('snapshots are written after enough lines and at close, without tombstoned runs', async (t) => {
   const { file, store } = await setup(t);
   const ids = await fill(file, store, 300, 3);
-  const index = await RunIndex.open(file, store, undefined, { snapshotAfterLines: 100 });
+  const index = await RunIndex.open(file, store, undefined, { snapshotAfterLines: 100, snapshotDelayMs: 20 });
   // Written in the background once the lines read pass the threshold.
+  for (let i = 0; i < 500 && !(await fs.stat(snapshotFile(file)).catch(() => null)); i++) await sleep(10);
+  t.ok(await fs.stat(snapshotFile(file)).catch(() => null), 'written in the background');
   await index.close();
   const first = await RunIndex.open(file, store, undefined, { snapshotAfterLines: 100 });
   t.equal(first.fromSnapshot, true);
