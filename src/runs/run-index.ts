@@ -132,7 +132,8 @@ export class RunIndex {
       if (snapshot) index.restore(snapshot);
     }
     await index.refresh();
-    const missing = (await store.listRunIds()).filter((id) => !index.cols.ids.has(id));
+    const missing: string[] = [];
+    for await (const id of store.eachRunId()) if (!index.cols.ids.has(id)) missing.push(id);
     if (missing.length > 0) {
       const withTimes = await Promise.all(
         missing.map(async (id) => ({ id, at: (await store.get(id, RunKeys.submittedAt)) ?? '', exists: await store.has(id) })),

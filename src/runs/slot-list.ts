@@ -19,26 +19,57 @@ function lowerBound(items: Int32Array, length: number, slot: number): number {
 /** Fewer slots than this placed late are inserted one by one; more are sorted in at once. */
 const INSERT_LATE_ONE_BY_ONE = 64;
 
+const EMPTY = new Int32Array(0);
+
+/** Lists up to this long are a plain array (a typed array costs some 200 bytes before its first slot). */
+const SMALL = 32;
+
 /**
  * A growable list of slots in ascending order. Slots may join out of order
  * (a run ending before one submitted earlier): such latecomers wait aside and
  * are put in place when the list is next read, one by one when they are few,
  * by one sort when many arrive at once (a whole index file read at start-up).
+ * Short lists (a tag value or owner with few runs) are a plain array.
  */
 export class SlotList {
-  private items = new Int32Array(4);
+  /** While the list is short: its slots, in order unless `unsorted`. */
+  private small: number[] | null = [];
+  private unsorted = false;
+  private items = EMPTY;
   private count = 0;
-  private late: number[] = [];
-  private gone = new Set<number>();
+  private late: number[] | null = null;
+  private gone: Set<number> | null = null;
 
   get length(): number {
-    return this.count + this.late.length - this.gone.size;
+    if (this.small) return this.small.length;
+    return this.count + (this.late?.length ?? 0) - (this.gone?.size ?? 0);
   }
 
   /** Adds a slot (not already in the list). */
   push(slot: number): void {
-    if (this.late.length === 0 && (this.count === 0 || this.items[this.count - 1]! < slot)) this.append(slot);
-    else this.late.push(slot);
+    const small = this.small;
+    if (small) {
+      if (small.length > 0 && small[small.length - 1]! > slot) this.unsorted = true;
+      small.push(slot);
+      if (small.length > SMALL) this.toTyped();
+      return;
+    }
+    if (!this.late && (this.count === 0 || this.items[this.count - 1]! < slot)) this.append(slot);
+    else (this.late ??= []).push(slot);
+  }
+
+  private toTyped(): void {
+    const small = this.sortedSmall();
+    this.items = Int32Array.from(small);
+    this.count = small.length;
+    this.small = null;
+  }
+
+  private sortedSmall(): number[] {
+    const small = this.small!;
+    if (this.unsorted) small.sort((x, y) => x - y);
+    this.unsorted = false;
+    return small;
   }
 
   private append(slot: number): void {
@@ -53,33 +84,41 @@ export class SlotList {
   }
 
   /**
-   * Removes `slot`, which must be in the list. Removals wait aside too and
-   * are made in one pass when the list is next read, so that removing many
-   * (a start-up reading many tombstones) costs one pass, not one each.
+   * Removes `slot`, which must be in the list. Removals from a long list
+   * wait aside too and are made in one pass when the list is next read, so
+   * that removing many (a start-up reading many tombstones) costs one pass,
+   * not one each.
    */
   remove(slot: number): void {
-    this.gone.add(slot);
+    const small = this.small;
+    if (small) {
+      const at = small.indexOf(slot);
+      if (at !== -1) small.splice(at, 1);
+      return;
+    }
+    (this.gone ??= new Set()).add(slot);
   }
 
-  /** Puts the latecomers in place. */
+  /** Puts the latecomers in place and takes the removed out. */
   private settle(): void {
     this.settleLate();
-    if (this.gone.size === 0) return;
+    const gone = this.gone;
+    if (!gone) return;
     let kept = 0;
     for (let i = 0; i < this.count; i++) {
       const slot = this.items[i]!;
-      if (!this.gone.has(slot)) this.items[kept++] = slot;
+      if (!gone.has(slot)) this.items[kept++] = slot;
     }
     this.count = kept;
-    this.gone.clear();
+    this.gone = null;
     // Give memory back when a list has shrunk to a quarter of what it holds.
     if (this.items.length > 64 && this.count < this.items.length / 4) this.items = this.items.slice(0, Math.max(4, this.count * 2));
   }
 
   private settleLate(): void {
-    if (this.late.length === 0) return;
     const late = this.late;
-    this.late = [];
+    if (!late) return;
+    this.late = null;
     if (late.length < INSERT_LATE_ONE_BY_ONE) {
       for (const slot of late) {
         if (this.count === this.items.length) this.grow(this.count + 1);
@@ -96,17 +135,20 @@ export class SlotList {
     }
   }
 
-  /** The slots, in order (a view: valid until the list next changes). */
-  sorted(): Int32Array {
+  /** The slots, in order (valid until the list next changes). */
+  sorted(): ArrayLike<number> & Iterable<number> {
+    if (this.small) return this.sortedSmall();
     this.settle();
     return this.items.subarray(0, this.count);
   }
 
   clear(): void {
-    this.items = new Int32Array(4);
+    this.small = [];
+    this.unsorted = false;
+    this.items = EMPTY;
     this.count = 0;
-    this.late = [];
-    this.gone.clear();
+    this.late = null;
+    this.gone = null;
   }
 }
 
