@@ -282,6 +282,7 @@ export function decodeColumns(payload: Buffer, count: number): RunColumns {
   }
   cols.ids.reserve(n);
   cols.ids.bytes.set(payload.subarray(typed, typed + 16 * n));
+  cols.ids.reserveTable(n);
   for (let i = 0; i < n; i++) cols.ids.enter(i);
   const strings = JSON.parse(payload.subarray(typed + 16 * n).toString('utf8')) as SnapshotStrings;
   if (!Array.isArray(strings.owners) || !Array.isArray(strings.tagSets)) throw new Error('snapshot strings do not match its columns');

@@ -71,6 +71,13 @@ export class RunIds {
     return true;
   }
 
+  /** Makes the table big enough for `count` ids without growing on the way (a snapshot's). */
+  reserveTable(count: number): void {
+    let size = this.table.length;
+    while ((count + 1) * 2 > size) size *= 2;
+    if (size > this.table.length) this.rehash(size);
+  }
+
   /** Enters the id already written in `slot` (a snapshot's). */
   enter(slot: number): void {
     if ((this.used + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);

@@ -52,6 +52,16 @@ export class RunLists {
 
   constructor(private readonly facts: RunFacts) {}
 
+  /** The entries of tag sets already seen (runs share them: see RunColumns). */
+  private readonly entriesOf = new WeakMap<object, [string, string][]>();
+
+  private tagEntries(slot: number): [string, string][] {
+    const tags = this.facts.tags(slot);
+    let entries = this.entriesOf.get(tags);
+    if (!entries) this.entriesOf.set(tags, (entries = Object.entries(tags)));
+    return entries;
+  }
+
   clear(): void {
     this.all.clear();
     this.open.clear();
@@ -70,7 +80,7 @@ export class RunLists {
       if (own) own.push(slot);
       else this.byOwner.set(owner, listOf(slot));
     }
-    for (const [key, value] of Object.entries(this.facts.tags(slot))) {
+    for (const [key, value] of this.tagEntries(slot)) {
       let tag = this.byTag.get(key);
       if (!tag) this.byTag.set(key, (tag = { all: new SlotList(), byValue: new Map() }));
       tag.all.push(slot);
@@ -102,7 +112,7 @@ export class RunLists {
         if (own.length === 0) this.byOwner.delete(owner);
       }
     }
-    for (const [key, value] of Object.entries(this.facts.tags(slot))) {
+    for (const [key, value] of this.tagEntries(slot)) {
       const tag = this.byTag.get(key);
       if (!tag) continue;
       tag.all.remove(slot);

@@ -35,6 +35,9 @@ t.test('RunIds finds what a Map finds, through adds and deletions', async (t) =>
       t.equal(ids.size, model.size, `step ${step}: as many`);
     }
   }
+  ids.reserveTable(50_000);
+  for (const [id, s] of model) if (ids.get(id) !== s) return t.fail(`after making room: ${id} should be in slot ${s}`);
+  t.equal(ids.size, model.size, 'making room keeps every id');
   t.equal(ids.get(numbered(1_000_000)), undefined, 'an id never added is not found');
   t.equal(ids.has('run-xyz'), false, 'nor is something that is no run id');
   t.equal(ids.set('RUN-0000', slot), false, 'which is not taken in');
