@@ -104,7 +104,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     const wf = new ToilWorkflow(config.workDir, store, runId);
     const [request, owner] = await Promise.all([wf.readRequest(), wf.get(RunKeys.owner)]);
     return { tags: request.tags ?? {}, ...(owner === null ? {} : { owner }) };
-  });
+  }, { onSnapshotError: (err) => logger.warn({ err }, 'could not write the snapshot of the run index; the next start reads the whole index') });
   // The sandbox in force: probed once, here; `auto` becomes what was found, for the runs and for service-info.
   const sandboxFound = await resolveSandbox(config);
   if (config.sandbox === 'auto' && sandboxFound.kind === 'none') {
@@ -257,6 +257,7 @@ export async function buildApp(config: FerryConfig, parts: AppParts = {}): Promi
     credentials?.close();
     await backend.close();
     await journal.close().catch((err: unknown) => logger.warn({ err }, 'could not checkpoint the submission journal'));
+    await index.close().catch((err: unknown) => logger.warn({ err }, 'could not write the snapshot of the run index'));
     await taskRunner.close();
   });
   return app;

@@ -110,13 +110,8 @@ export class RunRetention {
     const unsettled = await this.settleSome();
     const batch = this.deps.batch ?? DEFAULT_BATCH;
     const cutoff = (this.deps.clock ?? Date.now)() - retentionDays * DAY_MS;
-    const due: { runId: string; end: string }[] = [];
-    for (const e of index.all()) {
-      const end = e.final?.end_time;
-      if (end === undefined || !(Date.parse(end) < cutoff)) continue;
-      due.push({ runId: e.runId, end });
-      if (due.length > batch) break;
-    }
+    // One more than the batch, to know whether more are due.
+    const due = index.endedBefore(cutoff, batch + 1);
     const deleted: string[] = [];
     for (const { runId, end } of due.slice(0, batch)) {
       if (this.closed) break;

@@ -2,8 +2,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LineTail } from '../util/line-tail.js';
 import type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
+import { readSnapshot, removeStaleSnapshotTemps, writeSnapshot, type Snapshot } from './index-snapshot.js';
+import { OPEN, RunColumns, T_NONE, T_STRING } from './run-columns.js';
 import { RunLists, type RunFilter } from './run-lists.js';
-import { removeSorted } from './seq-list.js';
 import { isRunId, type StateStore } from './state-store.js';
 import { isTerminal, type State } from './state-machine.js';
 import { RunKeys } from './workflow.js';
@@ -51,6 +52,20 @@ export async function appendDeleted(file: string, runId: string): Promise<void> 
   }
 }
 
+/** Lines read past the last snapshot that make the index write another, in the background. */
+export const SNAPSHOT_AFTER_LINES = 10_000;
+/** How long after that it is written. */
+export const SNAPSHOT_DELAY_MS = 3_000;
+
+export interface RunIndexOptions {
+  /** See SNAPSHOT_AFTER_LINES; 0: no snapshot read or written. */
+  snapshotAfterLines?: number;
+  /** See SNAPSHOT_DELAY_MS. */
+  snapshotDelayMs?: number;
+  /** Told of a snapshot written in the background that failed (the index goes on without it). */
+  onSnapshotError?: (err: unknown) => void;
+}
+
 /**
  * The order runs were submitted in, so that listing a page costs the page,
  * not the number of runs. An append-only file of one JSON line per run, kept
@@ -62,23 +77,44 @@ export async function appendDeleted(file: string, runId: string): Promise<void> 
  * page tokens stay good). The state store stays the truth: on open, runs
  * the store has but the index lacks (a crash between the two writes) are
  * added, and a run without its final line is read from the store.
+ *
+ * In memory, runs are held in columns (see RunColumns) rather than as an
+ * object each, so memory per stored run stays small; the entries handed out
+ * are made on demand, and are copies.
  */
 export class RunIndex {
-  private readonly entries: IndexEntry[] = [];
-  private readonly byId = new Map<string, IndexEntry>();
-  private readonly open = new Set<IndexEntry>();
+  private cols = new RunColumns();
   private readonly finalCounts = new Map<State, number>();
   /** The highest number given so far, deleted runs' included: numbers only count up. */
   private lastSeq = 0;
-  /** Each owner's runs, ended runs by state, runs by tag: what a filtered page is walked along. */
-  private readonly lists = new RunLists();
+  /** Every run, the open ones, each owner's runs, ended runs by state, runs by tag: what a page is walked along. */
+  private readonly lists: RunLists;
   private readonly tail: LineTail;
   private readonly endListeners: ((entry: IndexEntry) => void)[] = [];
   /** While a file that was replaced is read again from its start: its runs did not end just now. */
   private rereading = false;
+  /** Where in the file (and which file) what is in memory was read up to: what a snapshot covers. */
+  private coveredOffset = 0;
+  private coveredIno: number | null = null;
+  /** Lines read since the last snapshot (or since the file was read whole). */
+  private linesSinceSnapshot = 0;
+  private snapshotting: Promise<void> | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  /** After a snapshot failed: the lines past the last one that make the next try. */
+  private retryAfterLines = 0;
+  /** Whether this index was read from a snapshot (and the lines after it) rather than the whole file. */
+  fromSnapshot = false;
 
-  private constructor(private readonly file: string) {
+  private constructor(
+    private readonly file: string,
+    private readonly options: RunIndexOptions = {},
+  ) {
     this.tail = new LineTail(file);
+    this.lists = new RunLists({
+      owner: (slot) => this.cols.owner[slot]!,
+      tags: (slot) => this.cols.tagSets[this.cols.tags[slot]!]!,
+      finalState: (slot) => this.cols.finalState(slot),
+    });
   }
 
   /** Opens (or rebuilds) the index of `store`, kept in `file`. */
@@ -86,11 +122,18 @@ export class RunIndex {
     file: string,
     store: StateStore,
     readFacts: (runId: string) => Promise<IndexFacts> = async () => ({ tags: {} }),
+    options: RunIndexOptions = {},
   ): Promise<RunIndex> {
     await fs.mkdir(path.dirname(file), { recursive: true });
-    const index = new RunIndex(file);
+    const index = new RunIndex(file, options);
+    if (options.snapshotAfterLines !== 0) {
+      await removeStaleSnapshotTemps(file);
+      const snapshot = await readSnapshot(file);
+      if (snapshot) index.restore(snapshot);
+    }
     await index.refresh();
-    const missing = (await store.listRunIds()).filter((id) => !index.byId.has(id));
+    const missing: string[] = [];
+    for await (const id of store.eachRunId()) if (!index.cols.ids.has(id)) missing.push(id);
     if (missing.length > 0) {
       const withTimes = await Promise.all(
         missing.map(async (id) => ({ id, at: (await store.get(id, RunKeys.submittedAt)) ?? '', exists: await store.has(id) })),
@@ -105,23 +148,103 @@ export class RunIndex {
     return index;
   }
 
-  /** Reads lines appended by anyone since the last look. */
-  async refresh(): Promise<void> {
-    const { lines, reset } = await this.tail.read();
+  /** Takes the runs of a snapshot as what the file says up to its offset (the index is empty). */
+  private restore(snapshot: Snapshot): void {
+    const cols = snapshot.cols;
+    this.cols = cols;
+    for (let slot = 0; slot < cols.count; slot++) {
+      const state = cols.finalState(slot);
+      this.lists.added(slot, state === undefined);
+      if (state === undefined) continue;
+      this.finalCounts.set(state, (this.finalCounts.get(state) ?? 0) + 1);
+      this.lists.ended(slot);
+    }
+    this.lastSeq = snapshot.lastSeq;
+    this.tail.resumeAt(snapshot.offset, snapshot.ino);
+    this.coveredOffset = snapshot.offset;
+    this.coveredIno = snapshot.ino;
+    this.fromSnapshot = true;
+  }
+
+  /**
+   * Reads lines appended by anyone since the last look. One read at a time
+   * (a call while one is under way reads after it), so lines are taken in
+   * the file's order exactly once.
+   */
+  refresh(): Promise<void> {
+    const next = this.reading.then(
+      () => this.readMore(),
+      () => this.readMore(),
+    );
+    this.reading = next;
+    return next;
+  }
+
+  private reading: Promise<void> = Promise.resolve();
+
+  private async readMore(): Promise<void> {
+    const { lines, reset, end } = await this.tail.read();
     this.rereading = reset;
     if (reset) {
-      this.entries.length = 0;
-      this.byId.clear();
-      this.open.clear();
+      this.cols = new RunColumns();
       this.finalCounts.clear();
       this.lastSeq = 0;
       this.lists.clear();
+      this.linesSinceSnapshot = 0;
     }
     try {
       for (const line of lines) this.ingest(line);
     } finally {
       this.rereading = false;
+      this.coveredOffset = end;
+      this.coveredIno = this.tail.ino;
+      this.linesSinceSnapshot += lines.length;
     }
+    const after = this.options.snapshotAfterLines ?? SNAPSHOT_AFTER_LINES;
+    if (after > 0 && this.linesSinceSnapshot >= Math.max(after, this.retryAfterLines) && !this.snapshotting && !this.snapshotTimer) {
+      // A little later, so that a start that read many lines is not made longer by writing them.
+      this.snapshotTimer = setTimeout(() => {
+        this.snapshotTimer = null;
+        this.snapshot().catch((err: unknown) => {
+          // Tried again only after as many lines more, not at every read.
+          this.retryAfterLines = this.linesSinceSnapshot + after;
+          this.options.onSnapshotError?.(err);
+        });
+      }, this.options.snapshotDelayMs ?? SNAPSHOT_DELAY_MS);
+      this.snapshotTimer.unref();
+    }
+  }
+
+  /**
+   * Writes a snapshot of the index as read so far (see index-snapshot.ts),
+   * so that the next start reads it rather than every line of the file; one
+   * at a time (a call while one is written waits for it).
+   */
+  snapshot(): Promise<void> {
+    if (this.snapshotting) return this.snapshotting;
+    if (this.coveredIno === null) return Promise.resolve();
+    const covered = this.linesSinceSnapshot;
+    const write = writeSnapshot(this.file, this.cols, this.lists.all.sorted(), { offset: this.coveredOffset, ino: this.coveredIno, lastSeq: this.lastSeq });
+    this.snapshotting = write
+      .then(() => {
+        this.linesSinceSnapshot = Math.max(0, this.linesSinceSnapshot - covered);
+        this.retryAfterLines = 0;
+      })
+      .finally(() => {
+        this.snapshotting = null;
+      });
+    return this.snapshotting;
+  }
+
+  /** At a clean shutdown: a last snapshot, if lines were read since the last one. */
+  async close(): Promise<void> {
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
+    await this.snapshotting?.catch(() => undefined);
+    if (this.options.snapshotAfterLines === 0) return;
+    await this.refresh();
+    await this.snapshotting?.catch(() => undefined);
+    if (this.linesSinceSnapshot > 0) await this.snapshot();
   }
 
   /**
@@ -147,26 +270,23 @@ export class RunIndex {
       return;
     }
     const { seq: written, run_id: runId, tags, owner } = value as { seq?: unknown; run_id?: unknown; tags?: unknown; owner?: unknown };
-    if (typeof written !== 'number' || typeof runId !== 'string' || !isRunId(runId) || this.byId.has(runId)) return;
+    if (typeof written !== 'number' || typeof runId !== 'string' || !isRunId(runId) || this.cols.ids.has(runId)) return;
     // The order is the file's: a line's number is the one it was written with when that
     // still counts up, else the next one, so every reader of the file numbers it alike.
     const next = this.lastSeq + 1;
     const seq = Number.isSafeInteger(written) && written > next ? written : next;
     this.lastSeq = seq;
-    const entry: IndexEntry = { seq, runId, tags: isStringRecord(tags) ? tags : {}, ...(typeof owner === 'string' ? { owner } : {}) };
-    this.entries.push(entry);
-    this.lists.added(entry);
-    this.open.add(entry);
-    this.byId.set(runId, entry);
+    const slot = this.cols.push(seq, runId, isStringRecord(tags) ? tags : {}, typeof owner === 'string' ? owner : undefined);
+    this.lists.added(slot);
   }
 
   private ingestFinal(value: Record<string, unknown>): void {
-    const entry = typeof value.final === 'string' ? this.byId.get(value.final) : undefined;
-    if (!entry || entry.final || typeof value.state !== 'string' || !isTerminal(value.state as State)) return;
+    const slot = typeof value.final === 'string' ? this.cols.ids.get(value.final) : undefined;
+    if (slot === undefined || this.cols.state[slot] !== OPEN || typeof value.state !== 'string' || !isTerminal(value.state as State)) return;
     const time = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
     const start = time(value.start_time);
     const end = time(value.end_time);
-    this.finish(entry, { state: value.state as State, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) });
+    this.finish(slot, { state: value.state as State, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) });
   }
 
   /**
@@ -174,18 +294,20 @@ export class RunIndex {
    * once, and appended to the file unless a final line for it is there already.
    */
   async recordFinal(runId: string, final: FinalSummary): Promise<void> {
-    const entry = this.byId.get(runId);
-    if (!entry || entry.final || !isTerminal(final.state)) return;
-    this.finish(entry, final);
+    const slot = this.cols.ids.get(runId);
+    if (slot === undefined || this.cols.state[slot] !== OPEN || !isTerminal(final.state)) return;
+    this.finish(slot, final);
     await appendFinal(this.file, runId, final);
   }
 
-  private finish(entry: IndexEntry, final: FinalSummary): void {
-    entry.final = final;
-    this.open.delete(entry);
+  private finish(slot: number, final: FinalSummary): void {
+    this.cols.setFinal(slot, final);
     this.finalCounts.set(final.state, (this.finalCounts.get(final.state) ?? 0) + 1);
-    this.lists.ended(entry);
-    if (!this.rereading) for (const listener of this.endListeners) listener(entry);
+    this.lists.ended(slot);
+    if (!this.rereading && this.endListeners.length > 0) {
+      const entry = this.cols.entry(slot);
+      for (const listener of this.endListeners) listener(entry);
+    }
   }
 
   /**
@@ -202,17 +324,17 @@ export class RunIndex {
    * deletion of this process that is durably marked: see RunDeletions).
    */
   forget(runId: string): void {
-    const entry = this.byId.get(runId);
-    if (!entry) return;
-    this.byId.delete(runId);
-    this.open.delete(entry);
-    removeSorted(this.entries, entry);
-    this.lists.removed(entry);
-    if (entry.final) {
-      const left = (this.finalCounts.get(entry.final.state) ?? 1) - 1;
-      if (left > 0) this.finalCounts.set(entry.final.state, left);
-      else this.finalCounts.delete(entry.final.state);
+    const slot = this.cols.ids.get(runId);
+    if (slot === undefined) return;
+    this.cols.ids.delete(runId);
+    this.lists.removed(slot);
+    const state = this.cols.finalState(slot);
+    if (state !== undefined) {
+      const left = (this.finalCounts.get(state) ?? 1) - 1;
+      if (left > 0) this.finalCounts.set(state, left);
+      else this.finalCounts.delete(state);
     }
+    this.cols.drop(slot);
   }
 
   /** How many runs have ended in each state, as far as the index knows (kept up to date, never counted). */
@@ -222,11 +344,12 @@ export class RunIndex {
 
   /** Entries not known to have ended: those whose state must be read from the store. */
   unfinished(): IndexEntry[] {
-    return [...this.open];
+    return Array.from(this.lists.open, (slot) => this.cols.entry(slot));
   }
 
   get(runId: string): IndexEntry | undefined {
-    return this.byId.get(runId);
+    const slot = this.cols.ids.get(runId);
+    return slot === undefined ? undefined : this.cols.entry(slot);
   }
 
   /**
@@ -255,7 +378,7 @@ export class RunIndex {
         const seen = new Set<string>();
         const lines: string[] = [];
         for (const { runId, tags, owner } of batch) {
-          if (this.byId.has(runId) || seen.has(runId)) continue;
+          if (this.cols.ids.has(runId) || seen.has(runId)) continue;
           seen.add(runId);
           lines.push(JSON.stringify({ seq: ++seq, run_id: runId, tags, ...(owner === undefined ? {} : { owner }) }) + '\n');
         }
@@ -274,16 +397,34 @@ export class RunIndex {
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.cols.ids.size;
   }
 
-  /** Every entry, oldest first. */
-  all(): readonly IndexEntry[] {
-    return this.entries;
+  /** Every entry, oldest first (made for the call: costs the number of runs). */
+  all(): IndexEntry[] {
+    return Array.from(this.lists.all.sorted(), (slot) => this.cols.entry(slot));
+  }
+
+  /**
+   * Up to `max` ended runs whose end time is before `cutoff` (epoch ms),
+   * oldest first, with their end time as stored: a walk of the columns,
+   * no entry made for the runs passed.
+   */
+  endedBefore(cutoff: number, max: number): { runId: string; end: string }[] {
+    const cols = this.cols;
+    const out: { runId: string; end: string }[] = [];
+    for (const slot of this.lists.all.sorted()) {
+      if (out.length >= max) break;
+      const form = cols.endForm[slot]!;
+      if (form === T_NONE || cols.state[slot] === OPEN) continue;
+      const ms = form === T_STRING ? Date.parse(cols.endStrings.get(slot) ?? '') : cols.endMs[slot]!;
+      if (ms < cutoff) out.push({ runId: cols.ids.idOf(slot), end: cols.endTime(slot)! });
+    }
+    return out;
   }
 
   has(runId: string): boolean {
-    return this.byId.has(runId);
+    return this.cols.ids.has(runId);
   }
 
   /**
@@ -298,7 +439,10 @@ export class RunIndex {
    * RunLists), so it costs the entries it passes, never the number of runs.
    */
   select(filter: RunFilter, limit: number, after?: number): IndexEntry[] {
-    return this.lists.select(this.entries, this.open, filter, limit, after);
+    const ascending = filter.ascending === true;
+    const from = after === undefined ? (ascending ? 0 : this.cols.count) : ascending ? this.cols.slotsBelow(after + 1) : this.cols.slotsBelow(after);
+    const owner = filter.owner === undefined ? 0 : this.cols.ownerNumber(filter.owner);
+    return this.lists.select(filter, owner, limit, from).map((slot) => this.cols.entry(slot));
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Dir } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +35,22 @@ export async function runIdsIn(dir: string): Promise<string[]> {
     if (errnoCode(err) === 'ENOENT') return [];
     throw err;
   }
+}
+
+/**
+ * The names in `dir` that are run ids, one by one (none when the folder does
+ * not exist): read in small batches, so that a folder of many runs costs no
+ * list of all their names in memory (whose high-water mark the process keeps).
+ */
+export async function* eachRunIdIn(dir: string): AsyncGenerator<string> {
+  let entries: Dir;
+  try {
+    entries = await fs.opendir(dir, { bufferSize: 256 });
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  for await (const entry of entries) if (isRunId(entry.name)) yield entry.name;
 }
 
 /**
@@ -75,6 +92,8 @@ export interface StateStore {
   has(runId: string): Promise<boolean>;
   /** Every run id in the store (for rebuilding indexes; cost grows with the number of runs). */
   listRunIds(): Promise<string[]>;
+  /** The same one by one, without a list of them all. */
+  eachRunId(): AsyncIterable<string>;
   /** Removes a run's record, every key of it (a submission undone half way, a run deleted). */
   remove(runId: string): Promise<void>;
 }
@@ -276,6 +295,10 @@ export class LocalStateStore implements StateStore {
 
   listRunIds(): Promise<string[]> {
     return runIdsIn(this.root);
+  }
+
+  eachRunId(): AsyncIterable<string> {
+    return eachRunIdIn(this.root);
   }
 
   async remove(runId: string): Promise<void> {

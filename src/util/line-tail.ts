@@ -24,12 +24,28 @@ export class LineTail {
     return this.inode !== null;
   }
 
-  async read(): Promise<{ lines: string[]; reset: boolean }> {
+  /** The inode of the file being followed (null until a read finds it). */
+  get ino(): number | null {
+    return this.inode;
+  }
+
+  /**
+   * Carries on from `offset` of the file with inode `ino`, as if the lines
+   * before it had been read (from a copy of what they said, see RunIndex):
+   * should the file turn out to be another, reading starts over.
+   */
+  resumeAt(offset: number, ino: number): void {
+    this.offset = offset;
+    this.inode = ino;
+    this.partial = false;
+  }
+
+  async read(): Promise<{ lines: string[]; reset: boolean; end: number }> {
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(this.path, 'r');
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return { lines: [], reset: false };
+      if (errnoCode(err) === 'ENOENT') return { lines: [], reset: false, end: this.offset };
       throw err;
     }
     try {
@@ -41,7 +57,7 @@ export class LineTail {
       }
       this.inode = stat.ino;
       this.partial = false;
-      if (stat.size === this.offset) return { lines: [], reset };
+      if (stat.size === this.offset) return { lines: [], reset, end: this.offset };
       const lines: string[] = [];
       const chunk = Buffer.alloc(Math.min(4 * 1024 * 1024, stat.size - this.offset));
       let pending: Buffer[] = [];
@@ -52,8 +68,7 @@ export class LineTail {
         const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, stat.size - position), position);
         if (bytesRead === 0) break;
         let start = 0;
-        for (let i = 0; i < bytesRead; i++) {
-          if (chunk[i] !== 0x0a) continue;
+        for (let i = chunk.indexOf(0x0a, 0); i !== -1 && i < bytesRead; i = chunk.indexOf(0x0a, i + 1)) {
           const piece = chunk.subarray(start, i);
           const line = pendingBytes ? Buffer.concat([...pending, piece]) : piece;
           lines.push(line.subarray(0, this.maxLineBytes).toString('utf8'));
@@ -71,7 +86,7 @@ export class LineTail {
       }
       this.offset = consumed;
       this.partial = stat.size > consumed;
-      return { lines, reset };
+      return { lines, reset, end: consumed };
     } finally {
       await handle.close();
     }

@@ -388,3 +388,62 @@ t.test('a tombstone after a torn line is a line of its own', async (t) => {
   t.same(reopened.all().map((e) => e.runId), [b], 'the deleted run is gone, the other kept');
   await t.rejects(appendDeleted(file, 'run-../../x'), /invalid run id/);
 });
+
+t.test('times come back exactly as they were written, whatever their form', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const times = [
+    ['2025-03-01T10:00:00Z', '2025-03-01T10:00:07Z'], // wesTime: seconds
+    ['2025-03-01T10:00:00.123Z', '2025-03-01T10:00:07.000Z'], // toISOString
+    ['2025-03-01T12:00:00+02:00', '2025-03-01 10:00:07'], // parseable, but another spelling
+    ['yesterday', ''], // not a time at all; an empty one is none
+    [undefined, '2025-03-01T10:00:07.5Z'],
+    ['+012025-03-01T10:00:00.000Z', undefined],
+  ] as const;
+  const ids = times.map(() => newRunId());
+  for (const id of ids) await index.add(id, {});
+  for (const [i, [start, end]] of times.entries()) {
+    await appendFinal(file, ids[i]!, { state: 'COMPLETE', ...(start === undefined ? {} : { start_time: start }), ...(end === undefined ? {} : { end_time: end }) });
+  }
+  await index.refresh();
+  const reopened = await RunIndex.open(file, store);
+  for (const ix of [index, reopened]) {
+    for (const [i, [start, end]] of times.entries()) {
+      const want = { state: 'COMPLETE', ...(start === undefined ? {} : { start_time: start }), ...(end ? { end_time: end } : {}) };
+      t.same(ix.get(ids[i]!)!.final, want, `${start} / ${end}`);
+      t.strictSame(Object.keys(ix.get(ids[i]!)!.final!), Object.keys(want), 'no extra keys');
+    }
+  }
+  // Retention reads end times from the columns: those before a cutoff, oldest first, as stored.
+  t.same(
+    reopened.endedBefore(Date.parse('2025-03-01T10:00:07.400Z'), 10),
+    [
+      { runId: ids[0], end: '2025-03-01T10:00:07Z' },
+      { runId: ids[1], end: '2025-03-01T10:00:07.000Z' },
+      { runId: ids[2], end: '2025-03-01 10:00:07' },
+    ],
+  );
+  t.same(reopened.endedBefore(Date.parse('2026-01-01T00:00:00Z'), 2).length, 2, 'no more than asked for');
+  await reopened.recordDeleted(ids[0]!);
+  t.same(reopened.endedBefore(Date.parse('2026-01-01T00:00:00Z'), 10).map((d) => d.runId), [ids[1], ids[2], ids[4]], 'a deleted run is not due');
+});
+
+t.test('tags are shared between runs with the same ones, yet each run keeps its own', async (t) => {
+  const { file, store } = await setup(t);
+  const index = await RunIndex.open(file, store);
+  const a = newRunId();
+  const b = newRunId();
+  const c = newRunId();
+  await index.add(a, { x: '1', y: '2' }, 'ann');
+  await index.add(b, { y: '2', x: '1' }, 'bob');
+  await index.add(c, { x: '1', y: '2' });
+  t.same(index.get(a)!.tags, { x: '1', y: '2' });
+  t.same(Object.keys(index.get(b)!.tags), ['y', 'x'], 'the order of the keys is the run\'s');
+  t.equal(index.get(c)!.owner, undefined);
+  t.equal(index.get(b)!.owner, 'bob');
+  t.same(index.select({ owner: 'nobody' }, 10), [], 'an owner without runs has none');
+  t.same(index.select({ tagKey: 'y', tagValue: '2', ascending: true }, 10).map((e) => e.runId), [a, b, c]);
+  t.throws(() => {
+    (index.get(a)!.tags as Record<string, string>).x = 'changed';
+  }, 'the tags handed out cannot be changed under the index');
+});

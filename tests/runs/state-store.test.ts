@@ -176,3 +176,18 @@ t.test('create writes a whole record at once, never over an existing run, and le
   await store.sweepIncomplete();
   t.same((await fs.readdir(root)).filter((n) => n.startsWith('.new-')), [], 'swept');
 });
+
+t.test('eachRunId gives the run ids listRunIds gives, one by one', async (t) => {
+  const root = await tempDir(t, 'ferry-store-each-');
+  const store = new LocalStateStore(root);
+  const ids = Array.from({ length: 700 }, (_, i) => `run-${i.toString(16).padStart(32, '0')}`);
+  for (const id of ids) await store.set(id, 'state', 'QUEUED');
+  await fs.mkdir(path.join(root, 'not-a-run'));
+  const seen: string[] = [];
+  for await (const id of store.eachRunId()) seen.push(id);
+  t.same(seen.sort(), (await store.listRunIds()).sort());
+  t.equal(seen.length, 700, 'every run, and only runs');
+  const none: string[] = [];
+  for await (const id of new LocalStateStore(path.join(root, 'nowhere')).eachRunId()) none.push(id);
+  t.same(none, [], 'a missing root gives nothing');
+});
