@@ -6,6 +6,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp, type AppParts } from '../src/app.js';
 import { makeConfig, type FerryConfig } from '../src/config/config.js';
 import { findRunProcesses, killRunProcesses } from '../src/tasks/run-processes.js';
+import { journalDir } from '../src/runs/submission-journal.js';
 
 import type { Test } from 'tap';
 
@@ -199,3 +200,17 @@ export const runRoutes = (runId: string): { method: 'GET' | 'POST'; url: string 
   { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/outputs.zip` },
   { method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel` },
 ];
+
+/** The journal's files as they are now, as a machine crash would leave them. */
+export async function snapshotJournal(stateStore: string): Promise<Map<string, Buffer>> {
+  const dir = journalDir(stateStore);
+  const names = await fs.readdir(dir).catch((): string[] => []);
+  return new Map(await Promise.all(names.map(async (n) => [n, await fs.readFile(path.join(dir, n))] as const)));
+}
+
+/** Puts back what snapshotJournal took. */
+export async function restoreJournal(stateStore: string, saved: Map<string, Buffer>): Promise<void> {
+  const dir = journalDir(stateStore);
+  await fs.mkdir(dir, { recursive: true });
+  for (const [n, data] of saved) await fs.writeFile(path.join(dir, n), data);
+}

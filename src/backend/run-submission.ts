@@ -71,6 +71,7 @@ export class RunSubmission {
     let runId: string | null = null;
     let preparing: Promise<PreparedRecord> | null = null;
     let journaled: string | null = null;
+    let journaling: Promise<void> | undefined;
     try {
       const accepted = await acceptSubmission(fields, stage, engines, config, this.deps.allowList, this.deps.scheduler);
       // On a cluster, an engine that can spread its own jobs over it does so (Toil: --batchSystem slurm); server and user options come after.
@@ -100,12 +101,16 @@ export class RunSubmission {
       // the record (state QUEUED included), which makes the run exist, all at once.
       const contents = journal ? await stage.contents(JOURNAL_MAX_BYTES, JOURNAL_MAX_FILES) : null;
       preparing = store.prepare(runId, record, { durable: contents === null });
-      const [prepared] = await Promise.all([preparing, activeRuns.add(runId), contents ? undefined : stage.sync()]);
-      if (journal && contents) {
-        const files = Object.fromEntries(Object.entries(contents.files).map(([rel, data]) => [rel, data.toString('base64')]));
-        await journal.write({ v: 1, run_id: runId, dirs: contents.dirs, files, record });
-        journaled = runId;
-      }
+      // The journal entry (flushed with those of the other submissions of the moment) is written
+      // meanwhile: it holds the record too, and nothing is renamed into place before all is done.
+      const id = runId;
+      journaling =
+        journal && contents
+          ? journal
+              .write({ v: 1, run_id: id, dirs: contents.dirs, files: Object.fromEntries(Object.entries(contents.files).map(([rel, data]) => [rel, data.toString('base64')])), record })
+              .then(() => void (journaled = id))
+          : undefined;
+      const [prepared] = await Promise.all([preparing, activeRuns.add(runId), contents ? undefined : stage.sync(), journaling]);
       await stage.moveTo(wf.runDir, contents === null);
       await prepared.publish();
       if (journaled) journal?.settled(journaled);
@@ -116,6 +121,8 @@ export class RunSubmission {
     } catch (err) {
       await stage.discard().catch(() => undefined);
       await preparing?.then((p) => p.discard(), () => undefined);
+      // An entry still being flushed when something else failed must be withdrawn too.
+      await journaling?.catch(() => undefined);
       if (journaled) await journal?.withdraw(journaled).catch((e: unknown) => logger.error({ err: e, run_id: journaled }, 'could not withdraw a failed submission from the journal'));
       if (runId !== null && !index.has(runId)) {
         await fs.rm(new ToilWorkflow(config.workDir, store, runId).runDir, { recursive: true, force: true }).catch(() => undefined);

@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { inFolder, syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
+import type { FileHandle } from 'node:fs/promises';
+import { inFolder, syncDir } from '../util/atomic-file.js';
 import { errnoCode } from '../util/errors.js';
 import type { ActiveRuns } from './active-runs.js';
 import { isTerminal, type State } from './state-machine.js';
@@ -32,29 +33,76 @@ export interface JournalEntry {
   record: Record<string, string>;
 }
 
+/** A segment of the journal: one append-only file of JSON lines. */
+interface Segment {
+  file: string;
+  handle: FileHandle | undefined;
+  /** Bytes written and flushed so far: where the next batch goes. */
+  size: number;
+  /** Its folder entry is not flushed yet (the first batch into it flushes the folder too). */
+  fresh: boolean;
+  /** Lines in it. */
+  lines: number;
+  /** Entries in it whose run is neither in place nor withdrawn: the segment may not go before they are. */
+  open: Set<string>;
+}
+
+interface Waiter {
+  line: string;
+  /** The run a new entry is for (none for a withdrawal). */
+  entryFor: string | undefined;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 /**
- * The submission journal: how a small submission is made durable with one
- * fsync instead of one per file and folder.
+ * The submission journal: how a small submission is made durable with a
+ * share of one fdatasync instead of one fsync per file and folder.
  *
  * A submission writes its run folder and first record plainly (no fsync),
- * then writes one entry here, `<store>/.journal/<run_id>.json`, holding all
- * of it, flushed with its folder (shared with the other submissions of the
- * moment); only then are the run folder and record renamed into place and
- * the run acknowledged. From then on the entry can rebuild the run, so a
- * machine crash that loses the plain writes loses nothing: `recover`, at the
- * next start, rewrites what is missing or differs.
+ * then appends one entry holding all of it to the journal's current segment,
+ * `<store>/.journal/<n>.jsonl`, one JSON line. Entries that arrive while a
+ * batch is being written, or in the same turn of the event loop, go in the
+ * next batch together: one positional write and one fdatasync for all of
+ * them (group commit; the segment's folder is flushed once, with its first
+ * batch). Only once its batch is flushed are the run folder and record
+ * renamed into place and the run acknowledged. From then on the entry can
+ * rebuild the run, so a machine crash that loses the plain writes loses
+ * nothing: `recoverJournal`, at the next start, rewrites what is missing or
+ * differs.
  *
- * Entries are dropped once the file systems holding the runs and the store
- * have been synced (`sync --file-system`, every 30 s while there are
- * entries), after which the run's own files are durable.
+ * A batch that fails is undone (the segment is cut back to where the batch
+ * began and flushed) and every submission in it is refused; a segment that
+ * cannot be cut back is left for good, and the refused runs get withdrawal
+ * lines in the next batch. A submission refused after its entry was flushed,
+ * or a run deleted, is withdrawn likewise: `{"withdrawn": run_id}`, flushed.
+ * A crash in the middle of a batch leaves at most a torn last line, which
+ * was never acknowledged and is skipped.
+ *
+ * Every 30 s while there are entries, the current segment is closed, the
+ * file systems holding the runs and the store are synced (`sync
+ * --file-system`), and the closed segments whose every entry is settled
+ * (its run in place, or withdrawn) are removed, oldest first: by then the
+ * runs' own files are durable.
  */
 export class SubmissionJournal {
   readonly dir: string;
-  /** Entries whose run has been put in place, waiting for the next checkpoint. */
-  private settledIds = new Set<string>();
+  /** Segments still on disk, oldest first; the last one is current while it has a handle. */
+  private readonly segments: Segment[] = [];
+  /** The segment holding each entry written by this process, while it is on disk. */
+  private readonly holder = new Map<string, Segment>();
+  /** Runs refused whose lines could not be cut out of a segment: withdrawn with the next batch. */
+  private readonly refused = new Set<string>();
+  private queue: Waiter[] = [];
+  private flushing: Promise<void> | undefined;
+  /** Serialises what touches the segments: batches, and the rotation of a checkpoint. */
+  private io: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private checkpointing: Promise<void> | undefined;
   private closed = false;
+  private counter = 0;
+  /** Batches flushed (one fdatasync each) and lines in them, since the start: for tests and benchmarks. */
+  readonly stats = { batches: 0, lines: 0 };
 
   constructor(
     stateStore: string,
@@ -66,30 +114,112 @@ export class SubmissionJournal {
     this.dir = journalDir(stateStore);
   }
 
-  private file(runId: string): string {
-    if (!isRunId(runId)) throw new Error(`invalid run id '${runId}'`);
-    return path.join(this.dir, `${runId}.json`);
-  }
-
   /** Writes a run's entry and makes it durable. Once this returns, the run can be rebuilt. */
-  async write(entry: JournalEntry): Promise<void> {
-    const file = this.file(entry.run_id);
-    const text = JSON.stringify(entry);
-    await inFolder(this.dir, () => writeFileDurable(file, text));
-    await syncDirShared(this.dir);
+  write(entry: JournalEntry): Promise<void> {
+    if (!isRunId(entry.run_id)) return Promise.reject(new Error(`invalid run id '${entry.run_id}'`));
+    return this.append(JSON.stringify(entry) + '\n', entry.run_id);
   }
 
   /** The run is in place: its entry may go with the next checkpoint. */
   settled(runId: string): void {
-    this.settledIds.add(runId);
+    this.holder.get(runId)?.open.delete(runId);
     this.schedule();
   }
 
-  /** The submission failed after its entry was written: the entry must not bring it back. */
+  /**
+   * The submission failed after its entry was written, or the run is being
+   * deleted: the entry must not bring it back. Once this returns, it will
+   * not. Nothing is written for a run this journal holds no entry of.
+   */
   async withdraw(runId: string): Promise<void> {
-    this.settledIds.delete(runId);
-    await fs.rm(this.file(runId), { force: true });
-    await syncDir(this.dir);
+    if (!isRunId(runId)) throw new Error(`invalid run id '${runId}'`);
+    const seg = this.holder.get(runId);
+    if (!seg) return;
+    await this.append(JSON.stringify({ withdrawn: runId }) + '\n', undefined);
+    seg.open.delete(runId);
+    this.schedule();
+  }
+
+  private append(line: string, entryFor: string | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ line, entryFor, resolve, reject });
+      this.flushing ??= this.flushAll();
+    });
+  }
+
+  /** Writes batches while waiters queue up; those of the same turn of the event loop share the first. */
+  private async flushAll(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      const refused = [...this.refused];
+      const withdrawals = refused.map((id) => JSON.stringify({ withdrawn: id }) + '\n').join('');
+      try {
+        await this.serial(() => this.writeBatch(withdrawals + batch.map((w) => w.line).join(''), batch));
+        for (const id of refused) this.refused.delete(id);
+        for (const w of batch) w.resolve();
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.io.then(fn, fn);
+    this.io = run.catch(() => undefined);
+    return run;
+  }
+
+  private async current(): Promise<Segment> {
+    const last = this.segments.at(-1);
+    if (last?.handle) return last;
+    const file = path.join(this.dir, `${String(Date.now()).padStart(15, '0')}-${process.pid}-${++this.counter}.jsonl`);
+    const handle = await inFolder(this.dir, () => fs.open(file, 'wx'));
+    const seg: Segment = { file, handle, size: 0, fresh: true, lines: 0, open: new Set() };
+    this.segments.push(seg);
+    return seg;
+  }
+
+  private async writeBatch(text: string, batch: Waiter[]): Promise<void> {
+    const seg = await this.current();
+    const handle = seg.handle!;
+    const data = Buffer.from(text);
+    const at = seg.size;
+    try {
+      for (let done = 0; done < data.length; ) {
+        const { bytesWritten } = await handle.write(data, done, data.length - done, at + done);
+        done += bytesWritten;
+      }
+      // The file's new size goes with the data (fdatasync flushes what reading it back needs).
+      await handle.datasync();
+      if (seg.fresh) {
+        await syncDir(this.dir);
+        seg.fresh = false;
+      }
+    } catch (err) {
+      // Undone, so that no refused submission comes back; the segment takes nothing more either way.
+      const undone = await handle.truncate(at).then(() => handle.datasync()).then(() => true, () => false);
+      if (!undone) for (const w of batch) if (w.entryFor) this.refused.add(w.entryFor);
+      await this.retire(seg);
+      throw err;
+    }
+    seg.size = at + data.length;
+    seg.lines += batch.length;
+    this.stats.batches++;
+    this.stats.lines += batch.length;
+    for (const w of batch) {
+      if (!w.entryFor) continue;
+      this.holder.set(w.entryFor, seg);
+      seg.open.add(w.entryFor);
+    }
+  }
+
+  private async retire(seg: Segment): Promise<void> {
+    const handle = seg.handle;
+    seg.handle = undefined;
+    await handle?.close().catch(() => undefined);
   }
 
   private schedule(): void {
@@ -102,25 +232,39 @@ export class SubmissionJournal {
   }
 
   /**
-   * Syncs the file systems and drops the entries of every run put in place
-   * before the sync began. On failure the entries stay for the next try
-   * (and, at worst, for `recover`).
+   * Closes the current segment, syncs the file systems and removes the
+   * closed segments, oldest first, up to the first that holds an entry
+   * whose run is not yet in place. On failure they stay for the next try
+   * (and, at worst, for `recoverJournal`).
    */
   checkpoint(): Promise<void> {
     if (this.checkpointing) return this.checkpointing.then(() => this.checkpoint());
-    if (this.settledIds.size === 0) return Promise.resolve();
-    const batch = [...this.settledIds];
-    this.settledIds.clear();
+    if (this.segments.length === 0) return Promise.resolve();
     this.checkpointing = (async () => {
       try {
+        await this.serial(async () => {
+          const last = this.segments.at(-1);
+          if (last?.handle && last.lines > 0) await this.retire(last);
+        });
+        const done: Segment[] = [];
+        for (const seg of this.segments) {
+          if (seg.handle || seg.open.size > 0) break;
+          done.push(seg);
+        }
+        if (done.length === 0) return;
         await syncFileSystems(this.roots);
-        await Promise.all(batch.map((id) => fs.rm(this.file(id), { force: true })));
+        for (const seg of done) {
+          await fs.rm(seg.file, { force: true });
+          // One at a time: a withdrawal never outlives, on disk, an older segment holding the entry it withdraws.
+          await syncDir(this.dir);
+          this.segments.splice(this.segments.indexOf(seg), 1);
+          for (const [id, s] of this.holder) if (s === seg) this.holder.delete(id);
+        }
       } catch (err) {
-        for (const id of batch) this.settledIds.add(id);
         this.logger?.warn({ err }, 'could not checkpoint the submission journal; will retry');
       } finally {
         this.checkpointing = undefined;
-        if (this.settledIds.size > 0) this.schedule();
+        if (this.segments.length > 0) this.schedule();
       }
     })();
     return this.checkpointing;
@@ -131,7 +275,12 @@ export class SubmissionJournal {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    await this.flushing;
     await this.checkpoint();
+    await this.serial(async () => {
+      const last = this.segments.at(-1);
+      if (last?.handle) await this.retire(last);
+    });
   }
 }
 
@@ -172,6 +321,48 @@ function isEntry(v: unknown): v is JournalEntry {
   );
 }
 
+function parseLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What the journal in `dir` would rebuild: every entry, in the order written,
+ * less those withdrawn, with the names of the journal's files. Lines that
+ * cannot be read (a batch torn by a crash, never acknowledged) are skipped,
+ * as are files of one entry each (`<run_id>.json`, as servers before
+ * segments wrote them) that are torn or named for another run.
+ */
+export async function readJournal(stateStore: string): Promise<{ entries: JournalEntry[]; names: string[] }> {
+  const dir = journalDir(stateStore);
+  let names: string[];
+  try {
+    names = (await fs.readdir(dir)).filter((n) => n.endsWith('.json') || n.endsWith('.jsonl')).sort();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return { entries: [], names: [] };
+    throw err;
+  }
+  const entries = new Map<string, JournalEntry>();
+  const withdrawn = new Set<string>();
+  for (const name of names) {
+    const text = await fs.readFile(path.join(dir, name), 'utf8').catch(() => '');
+    if (name.endsWith('.json')) {
+      const entry = parseLine(text);
+      if (isEntry(entry) && name === `${entry.run_id}.json`) entries.set(entry.run_id, entry);
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const v = parseLine(line);
+      if (isEntry(v)) entries.set(v.run_id, v);
+      else if (typeof v === 'object' && v !== null && typeof (v as { withdrawn?: unknown }).withdrawn === 'string') withdrawn.add((v as { withdrawn: string }).withdrawn);
+    }
+  }
+  return { entries: [...entries.values()].filter((e) => !withdrawn.has(e.run_id)), names };
+}
+
 /**
  * At start-up, before anything reads the runs: rebuilds from the journal
  * whatever of an acknowledged submission a machine crash lost (files missing
@@ -182,22 +373,9 @@ function isEntry(v: unknown): v is JournalEntry {
  */
 export async function recoverJournal(opts: { stateStore: string; workDir: string; store: StateStore; activeRuns: ActiveRuns; logger?: Logger }): Promise<string[]> {
   const dir = journalDir(opts.stateStore);
-  let names: string[];
-  try {
-    names = (await fs.readdir(dir)).filter((n) => n.endsWith('.json'));
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return [];
-    throw err;
-  }
+  const { entries, names } = await readJournal(opts.stateStore);
   const repaired: string[] = [];
-  for (const name of names) {
-    let entry: unknown;
-    try {
-      entry = JSON.parse(await fs.readFile(path.join(dir, name), 'utf8'));
-    } catch {
-      entry = null;
-    }
-    if (!isEntry(entry) || name !== `${entry.run_id}.json`) continue;
+  for (const entry of entries) {
     const runDir = path.join(opts.workDir, entry.run_id);
     let changed = false;
     for (const d of entry.dirs) {

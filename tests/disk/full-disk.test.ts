@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import { buildTestApp, call, listTree, multipart, submit, waitForState, workflowsDir } from '../helper.js';
 import { fill, freeBytes, tmpfs } from './mounts.js';
+import { readJournal } from '../../src/runs/submission-journal.js';
 
 // "Disk trouble": a full work folder. A real, small tmpfs is mounted for the
 // work folder (and with it the state store, <workDir>/state_store), filled,
@@ -35,7 +36,7 @@ async function footprint(workDir: string): Promise<{ runs: string[]; stored: str
     runs: top.filter((e) => e.startsWith('run-')).sort(),
     stored: stored.filter((e) => e.startsWith('run-')).sort(),
     // Entries of accepted runs come and go with checkpoints; one naming no stored run is a leftover.
-    journal: (await fs.readdir(path.join(workDir, 'state_store', '.journal')).catch(() => [] as string[])).filter((e) => !stored.includes(e.replace(/\.json$/, ''))),
+    journal: (await readJournal(path.join(workDir, 'state_store'))).entries.map((e) => e.run_id).filter((id) => !stored.includes(id)),
     staging: await listTree(path.join(workDir, '.staging')),
   };
 }

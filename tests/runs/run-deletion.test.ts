@@ -5,8 +5,11 @@ import t, { type Test } from 'tap';
 import { deletingDir } from '../../src/runs/run-deletion.js';
 import { appendDeleted, runIndexFile } from '../../src/runs/run-index.js';
 import { LocalStateStore } from '../../src/runs/state-store.js';
-import { journalDir } from '../../src/runs/submission-journal.js';
-import { buildTestApp, call, multipart, tempDir, waitForState, workflowsDir } from '../helper.js';
+import { journalDir, readJournal } from '../../src/runs/submission-journal.js';
+import { buildTestApp, call, multipart, restoreJournal, snapshotJournal, tempDir, waitForState, workflowsDir } from '../helper.js';
+
+/** Whether the submission journal would rebuild the run after a machine crash. */
+const journalHolds = async (stateStore: string, runId: string): Promise<boolean> => (await readJournal(stateStore)).entries.some((e) => e.run_id === runId);
 
 /**
  * Deleting a run is crash-safe: one durable step (the marker in
@@ -70,9 +73,8 @@ t.test('every state a crash can leave mid-deletion is finished by the next serve
   const [marked, tombstoned, folderGone, allButMarker, rebuiltByJournal, kept] = canceled as [string, string, string, string, string, string];
   const doomed = [marked, tombstoned, folderGone, allButMarker, rebuiltByJournal];
   const index = runIndexFile(stateStore);
-  const journalEntry = path.join(journalDir(stateStore), `${rebuiltByJournal}.json`);
-  t.ok(await exists(journalEntry), 'the submission journal holds the run (it could rebuild it)');
-  const entry = await fs.readFile(journalEntry);
+  t.ok(await journalHolds(stateStore, rebuiltByJournal), 'the submission journal holds the run (it could rebuild it)');
+  const saved = await snapshotJournal(stateStore);
 
   // The first, durable step only: the marker.
   for (const id of doomed) await app.ferry.deletions.mark(id);
@@ -87,7 +89,7 @@ t.test('every state a crash can leave mid-deletion is finished by the next serve
 
   await app.close(); // the crash: nothing more of the deletions is done
   // A graceful close checkpoints the journal; a machine crash would have left this entry.
-  await fs.writeFile(journalEntry, entry);
+  await restoreJournal(stateStore, saved);
   for (const id of [marked, tombstoned]) t.ok(await exists(path.join(workDir, id)), 'the crash left the run folder');
   t.ok(await exists(path.join(stateStore, marked)), 'and the record');
 
@@ -134,8 +136,7 @@ t.test('a deletion that fails part way: 500, the run stays gone, and the next sw
   const { blocker, canceled } = await blockerAndCanceled(t, app, 2);
   const [victim, kept] = canceled as [string, string];
   t.same(await counts(t, app), { CANCELED: 2, RUNNING: 1 });
-  const journalEntry = (id: string): string => path.join(journalDir(stateStore), `${id}.json`);
-  t.ok(await exists(journalEntry(victim)), 'its submission journal entry is there (it could rebuild the run)');
+  t.ok(await journalHolds(stateStore, victim), 'its submission journal entry is there (it could rebuild the run)');
 
   store.failNext = true;
   const res = await call(t, app, { method: 'DELETE', url: `/ga4gh/wes/v1/runs/${victim}` });
@@ -155,8 +156,8 @@ t.test('a deletion that fails part way: 500, the run stays gone, and the next sw
   t.notOk(await exists(path.join(stateStore, victim)), 'the record is gone');
   t.same(await fs.readdir(deletingDir(stateStore)), [], 'the marker too');
   t.same(app.ferry.deletions.pending(), []);
-  t.notOk(await exists(journalEntry(victim)), 'its journal entry went with it');
-  t.ok(await exists(journalEntry(kept)), "the other run's stays");
+  t.notOk(await journalHolds(stateStore, victim), 'its journal entry went with it');
+  t.ok(await journalHolds(stateStore, kept), "the other run's stays");
   t.equal(await statusOf(t, app, victim), 404);
   t.same(await listed(t, app), [kept, blocker]);
 });

@@ -5,8 +5,8 @@ import { ActiveRuns } from '../../src/runs/active-runs.js';
 import { Staging } from '../../src/backend/staging.js';
 import { LocalStateStore } from '../../src/runs/state-store.js';
 import type { TaskRunner } from '../../src/tasks/task-runner.js';
-import { journalDir, recoverJournal, SubmissionJournal, type JournalEntry } from '../../src/runs/submission-journal.js';
-import { buildTestApp, call, outputPath, submit, tempDir, waitForState, workflowsDir } from '../helper.js';
+import { journalDir, readJournal, recoverJournal, SubmissionJournal, type JournalEntry } from '../../src/runs/submission-journal.js';
+import { buildTestApp, call, outputPath, restoreJournal, snapshotJournal, submit, tempDir, waitForState, workflowsDir } from '../helper.js';
 
 const newRunId = (): string => `run-${Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('')}`;
 
@@ -18,7 +18,9 @@ async function setup(tt: Parameters<typeof tempDir>[0]) {
   await fs.mkdir(stateStore);
   const store = new LocalStateStore(stateStore);
   const activeRuns = new ActiveRuns(stateStore);
-  return { workDir, stateStore, store, activeRuns, journal: new SubmissionJournal(stateStore, [workDir, stateStore], undefined, 60_000) };
+  const journal = new SubmissionJournal(stateStore, [workDir, stateStore], undefined, 60_000);
+  tt.teardown(() => journal.close());
+  return { workDir, stateStore, store, activeRuns, journal };
 }
 
 function entryFor(runId: string): JournalEntry {
@@ -39,7 +41,8 @@ t.test('a run whose plain writes were all lost is rebuilt from its entry', async
   const s = await setup(t);
   const runId = newRunId();
   await s.journal.write(entryFor(runId));
-  t.same(await fs.readdir(journalDir(s.stateStore)), [`${runId}.json`], 'one flushed file per submission');
+  t.match(await fs.readdir(journalDir(s.stateStore)), [/^\d+-\d+-\d+\.jsonl$/], 'one segment');
+  t.same((await readJournal(s.stateStore)).entries.map((e) => e.run_id), [runId], 'holding the entry');
   const repaired = await recoverJournal(s);
   t.same(repaired, [runId]);
   const runDir = path.join(s.workDir, runId);
@@ -100,11 +103,107 @@ t.test('a checkpoint drops settled entries only; a withdrawn entry is gone at on
   for (const id of [a, b, c]) await s.journal.write(entryFor(id));
   s.journal.settled(a);
   await s.journal.withdraw(c);
+  const ids = async (): Promise<string[]> => (await readJournal(s.stateStore)).entries.map((e) => e.run_id);
+  t.same(await ids(), [a, b], 'the withdrawn entry would bring nothing back');
   await s.journal.checkpoint();
-  t.same(await fs.readdir(journalDir(s.stateStore)), [`${b}.json`], 'the unsettled entry stays');
+  t.same(await ids(), [a, b], 'a segment with an unsettled entry stays');
+  const d = newRunId();
+  await s.journal.write(entryFor(d));
+  t.equal((await fs.readdir(journalDir(s.stateStore))).length, 2, 'entries written after a checkpoint go to a new segment');
   s.journal.settled(b);
+  s.journal.settled(d);
   await s.journal.close();
   t.same(await fs.readdir(journalDir(s.stateStore)), [], 'closing checkpoints the rest');
+});
+
+t.test('concurrent submissions share one batch: one write and one flush', async (t) => {
+  const s = await setup(t);
+  const ids = Array.from({ length: 20 }, newRunId);
+  await Promise.all(ids.map((id) => s.journal.write(entryFor(id))));
+  t.same(s.journal.stats, { batches: 1, lines: 20 }, 'twenty entries, one fdatasync');
+  t.same((await readJournal(s.stateStore)).entries.map((e) => e.run_id).sort(), [...ids].sort());
+  // Entries arriving while a batch is being flushed wait for it and share the next one.
+  const more = Array.from({ length: 10 }, newRunId);
+  const first = s.journal.write(entryFor(more[0]!));
+  await new Promise((r) => setImmediate(r));
+  await Promise.all([first, ...more.slice(1).map((id) => s.journal.write(entryFor(id)))]);
+  t.same(s.journal.stats, { batches: 3, lines: 30 }, 'one batch for the first, one for the nine that came during it');
+  const repaired = await recoverJournal(s);
+  t.equal(repaired.length, 30, 'every entry rebuilds its run');
+});
+
+/**
+ * Makes every fdatasync of a file fail with EIO (the disk failed) until the returned function is
+ * called. Folders are synced with fsync, which keeps working.
+ */
+async function failingDatasync(dir: string): Promise<() => void> {
+  const probe = await fs.open(path.join(dir, '.probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  await fs.rm(path.join(dir, '.probe'));
+  const datasync = proto.datasync;
+  proto.datasync = async () => {
+    throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+  };
+  return () => {
+    proto.datasync = datasync;
+  };
+}
+
+t.test('a batch whose flush fails refuses every entry in it and leaves none behind', async (t) => {
+  const s = await setup(t);
+  const kept = newRunId();
+  await s.journal.write(entryFor(kept));
+  const restore = await failingDatasync(s.workDir);
+  t.teardown(restore);
+  const refused = Array.from({ length: 5 }, newRunId);
+  const results = await Promise.allSettled(refused.map((id) => s.journal.write(entryFor(id))));
+  restore();
+  t.same(results.map((r) => r.status), Array(5).fill('rejected'), 'every waiter of the batch is refused');
+  t.match((results[0] as PromiseRejectedResult).reason, { code: 'EIO' });
+  t.same((await readJournal(s.stateStore)).entries.map((e) => e.run_id), [kept], 'the batch is cut out again: only the entry flushed before it');
+  const later = newRunId();
+  await s.journal.write(entryFor(later));
+  t.same((await readJournal(s.stateStore)).entries.map((e) => e.run_id), [kept, later], 'and the next batch is written whole');
+  t.same((await recoverJournal(s)).sort(), [kept, later].sort(), 'no refused run is rebuilt');
+});
+
+t.test('submissions whose journal batch fails all get the WES error and leave no run', async (t) => {
+  const dir = await tempDir(t);
+  const workDir = path.join(dir, 'work');
+  const stateStore = path.join(dir, 'store');
+  const app = await buildTestApp(t, { workDir, stateStore }, { journalCheckpointMs: 3_600_000 });
+  const files = [{ filename: 'echo.cwl', content: await fs.readFile(path.join(workflowsDir, 'echo', 'echo.cwl')) }];
+  const fields = (i: number) => ({ workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'echo.cwl', workflow_params: JSON.stringify({ message: `m${i}` }) });
+  const restore = await failingDatasync(dir);
+  t.teardown(restore);
+  const answers = await Promise.all([0, 1, 2, 3].map((i) => submit(t, app, fields(i), files)));
+  restore();
+  for (const res of answers) {
+    t.equal(res.statusCode, 500, 'a failed flush is a server error');
+    t.same(res.json(), { msg: 'The server failed to handle the request; the error is in its log.', status_code: 500 }, 'with the WES body, no details');
+  }
+  t.same((await readJournal(stateStore)).entries, [], 'no entry left to bring any back');
+  t.same((await fs.readdir(workDir)).filter((n) => n.startsWith('run-')), [], 'no run folder');
+  t.same((await fs.readdir(stateStore)).filter((n) => n.startsWith('run-')), [], 'no record');
+  t.same(await new ActiveRuns(stateStore).list(), [], 'no active marker');
+  t.same(((await call(t, app, { method: 'GET', url: '/ga4gh/wes/v1/runs' })).json() as { runs: unknown[] }).runs, [], 'none listed');
+  const after = await submit(t, app, fields(9), files);
+  t.equal(after.statusCode, 200, 'once the disk works again, so do submissions');
+});
+
+t.test('a batch torn by a crash: the entries flushed before it are rebuilt, the torn one is not', async (t) => {
+  const s = await setup(t);
+  const [a, b, torn] = [newRunId(), newRunId(), newRunId()];
+  await Promise.all([s.journal.write(entryFor(a)), s.journal.write(entryFor(b))]);
+  const [segment] = await fs.readdir(journalDir(s.stateStore));
+  // The crash came while the next batch was being written: half of its line reached the disk.
+  const line = JSON.stringify(entryFor(torn));
+  await fs.appendFile(path.join(journalDir(s.stateStore), segment!), line.slice(0, line.length - 10));
+  t.same((await recoverJournal(s)).sort(), [a, b].sort());
+  t.notOk(await fs.stat(path.join(s.workDir, torn)).catch(() => null), 'no folder for the torn entry');
+  t.equal(await s.store.get(torn, 'state'), null, 'nor a record');
+  t.same(await fs.readdir(journalDir(s.stateStore)), [], 'the journal is emptied');
 });
 
 t.test('a submission acknowledged before a machine crash survives it', async (t) => {
@@ -132,17 +231,15 @@ t.test('a submission acknowledged before a machine crash survives it', async (t)
   const res = await submit(t, first, fields, files);
   t.equal(res.statusCode, 200);
   const runId = (res.json() as { run_id: string }).run_id;
-  const entryFile = path.join(journalDir(stateStore), `${runId}.json`);
-  const entry = await fs.readFile(entryFile);
-  t.ok(entry.length > 0, 'the acknowledged submission has its journal entry');
+  t.same((await readJournal(stateStore)).entries.map((e) => e.run_id), [runId], 'the acknowledged submission has its journal entry');
+  const saved = await snapshotJournal(stateStore);
   t.same(held, [runId]);
-  // Stopped without its last checkpoint: the entry is put back below as a crash would have left it.
+  // Stopped without its last checkpoint: the journal is put back below as a crash would have left it.
   await first.close();
   // The machine went down before the plain writes reached the disk: the run folder and record are gone.
   await fs.rm(path.join(workDir, runId), { recursive: true });
   await fs.rm(path.join(stateStore, runId), { recursive: true });
-  await fs.mkdir(path.dirname(entryFile), { recursive: true });
-  await fs.writeFile(entryFile, entry);
+  await restoreJournal(stateStore, saved);
   const second = await buildTestApp(t, { workDir, stateStore });
   t.equal(await waitForState(t, second, runId), 'COMPLETE', 'the run is rebuilt and runs');
   const log = (await call(t, second, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}` })).json() as { outputs: { output?: { location?: string } } };
@@ -169,7 +266,7 @@ t.test('a submission that fails after its entry is written withdraws it and leav
   const res = await submit(t, app, fields, files);
   Staging.prototype.moveTo = moveTo;
   t.equal(res.statusCode, 500);
-  t.same(await fs.readdir(journalDir(stateStore)), [], 'the entry is withdrawn: a restart will not bring the submission back');
+  t.same((await readJournal(stateStore)).entries, [], 'the entry is withdrawn: a restart will not bring the submission back');
   t.same((await fs.readdir(workDir)).filter((n) => n.startsWith('run-')), [], 'no run folder');
   t.same((await fs.readdir(stateStore)).filter((n) => n.startsWith('run-')), [], 'no record');
   t.same(await new ActiveRuns(stateStore).list(), [], 'no active marker');
