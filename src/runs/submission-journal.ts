@@ -36,7 +36,10 @@ export interface JournalEntry {
 /** A segment of the journal: one append-only file of JSON lines. */
 interface Segment {
   file: string;
+  /** Open while a batch is written; closed between batches, so the server holds no file of the store open for writing. */
   handle: FileHandle | undefined;
+  /** Takes no more lines (closed by a checkpoint, or after a failed batch). */
+  retired: boolean;
   /** Bytes written and flushed so far: where the next batch goes. */
   size: number;
   /** Its folder entry is not flushed yet (the first batch into it flushes the folder too). */
@@ -87,7 +90,7 @@ interface Waiter {
  */
 export class SubmissionJournal {
   readonly dir: string;
-  /** Segments still on disk, oldest first; the last one is current while it has a handle. */
+  /** Segments still on disk, oldest first; the last one is current unless retired. */
   private readonly segments: Segment[] = [];
   /** The segment holding each entry written by this process, while it is on disk. */
   private readonly holder = new Map<string, Segment>();
@@ -150,6 +153,23 @@ export class SubmissionJournal {
   /** Writes batches while waiters queue up; those of the same turn of the event loop share the first. */
   private async flushAll(): Promise<void> {
     await new Promise<void>((r) => setImmediate(r));
+    for (;;) {
+      await this.writeQueued();
+      // Idle: the current segment's file is closed (an open file for writing would keep its file system
+      // from being remounted read-only); the next batch opens it again.
+      await this.serial(async () => {
+        const last = this.segments.at(-1);
+        if (this.queue.length > 0 || !last?.handle) return;
+        const handle = last.handle;
+        last.handle = undefined;
+        await handle.close().catch(() => undefined);
+      });
+      if (this.queue.length === 0) break;
+    }
+    this.flushing = undefined;
+  }
+
+  private async writeQueued(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
@@ -163,7 +183,6 @@ export class SubmissionJournal {
         for (const w of batch) w.reject(err);
       }
     }
-    this.flushing = undefined;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -174,10 +193,20 @@ export class SubmissionJournal {
 
   private async current(): Promise<Segment> {
     const last = this.segments.at(-1);
-    if (last?.handle) return last;
+    if (last && !last.retired) {
+      if (last.handle) return last;
+      try {
+        last.handle = await fs.open(last.file, 'r+');
+        return last;
+      } catch (err) {
+        // Removed from under the journal (a recovery run on its folder): the next lines start a segment of their own.
+        if (errnoCode(err) !== 'ENOENT') throw err;
+        last.retired = true;
+      }
+    }
     const file = path.join(this.dir, `${String(Date.now()).padStart(15, '0')}-${process.pid}-${++this.counter}.jsonl`);
     const handle = await inFolder(this.dir, () => fs.open(file, 'wx'));
-    const seg: Segment = { file, handle, size: 0, fresh: true, lines: 0, open: new Set() };
+    const seg: Segment = { file, handle, retired: false, size: 0, fresh: true, lines: 0, open: new Set() };
     this.segments.push(seg);
     return seg;
   }
@@ -217,6 +246,7 @@ export class SubmissionJournal {
   }
 
   private async retire(seg: Segment): Promise<void> {
+    seg.retired = true;
     const handle = seg.handle;
     seg.handle = undefined;
     await handle?.close().catch(() => undefined);
@@ -244,11 +274,11 @@ export class SubmissionJournal {
       try {
         await this.serial(async () => {
           const last = this.segments.at(-1);
-          if (last?.handle && last.lines > 0) await this.retire(last);
+          if (last && !last.retired && last.lines > 0) await this.retire(last);
         });
         const done: Segment[] = [];
         for (const seg of this.segments) {
-          if (seg.handle || seg.open.size > 0) break;
+          if (!seg.retired || seg.open.size > 0) break;
           done.push(seg);
         }
         if (done.length === 0) return;
@@ -279,7 +309,7 @@ export class SubmissionJournal {
     await this.checkpoint();
     await this.serial(async () => {
       const last = this.segments.at(-1);
-      if (last?.handle) await this.retire(last);
+      if (last && !last.retired) await this.retire(last);
     });
   }
 }
