@@ -142,3 +142,17 @@ function alive(pid: number): boolean {
     return errnoCode(err) === 'EPERM';
   }
 }
+
+/** Lines read past the last snapshot that make the index write another, in the background. */
+export const SNAPSHOT_AFTER_LINES = 10_000;
+/** How long after that it is written. */
+export const SNAPSHOT_DELAY_MS = 3_000;
+
+export interface RunIndexOptions {
+  /** See SNAPSHOT_AFTER_LINES; 0: no snapshot read or written. */
+  snapshotAfterLines?: number;
+  /** See SNAPSHOT_DELAY_MS. */
+  snapshotDelayMs?: number;
+  /** Told of a snapshot written in the background that failed (the index goes on without it). */
+  onSnapshotError?: (err: unknown) => void;
+}

@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LineTail } from '../util/line-tail.js';
 import type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
-import { readSnapshot, removeStaleSnapshotTemps, writeSnapshot, type Snapshot } from './index-snapshot.js';
+import { appendDeleted, appendFinal, isStringRecord } from './index-file.js';
+import { readSnapshot, removeStaleSnapshotTemps, SNAPSHOT_AFTER_LINES, SNAPSHOT_DELAY_MS, writeSnapshot, type RunIndexOptions, type Snapshot } from './index-snapshot.js';
 import { OPEN, RunColumns, T_NONE, T_STRING } from './run-columns.js';
 import { RunLists, type RunFilter } from './run-lists.js';
 import { isRunId, type StateStore } from './state-store.js';
@@ -11,60 +12,8 @@ import { RunKeys } from './workflow.js';
 
 export type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
 export type { RunFilter } from './run-lists.js';
-
-/** Where a state store keeps its run index. */
-export function runIndexFile(stateStore: string): string {
-  return path.join(stateStore, '.index', 'runs.jsonl');
-}
-
-/**
- * Appends a finished run's summary to the index in `file` (a run's
- * supervisor does this when it has recorded the outcome, so a server
- * starting later knows every finished run's state from the index alone).
- * One small O_APPEND write, without the index's lock: it cannot interleave
- * with other appends, and should it land on a line torn by a crash, only
- * this hint is lost and the run is read from the store instead.
- */
-export async function appendFinal(file: string, runId: string, final: FinalSummary): Promise<void> {
-  if (!isRunId(runId) || !isTerminal(final.state)) return;
-  await fs.appendFile(file, JSON.stringify({ final: runId, ...final }) + '\n');
-}
-
-/**
- * Appends a deleted run's tombstone, `{"deleted": run_id}`, to the index in
- * `file`, and flushes the file to disk before returning: once a deletion goes
- * on to remove the run's files, no index (read whole by a starting server, or
- * followed by a running one) may name the run again. Ends a line torn by a
- * crash first, so the tombstone is a line of its own.
- */
-export async function appendDeleted(file: string, runId: string): Promise<void> {
-  if (!isRunId(runId)) throw new Error(`invalid run id '${runId}'`);
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const handle = await fs.open(file, 'a+');
-  try {
-    const { size } = await handle.stat();
-    const last = Buffer.alloc(1);
-    const torn = size > 0 && (await handle.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
-    await handle.appendFile((torn ? '\n' : '') + JSON.stringify({ deleted: runId }) + '\n');
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Lines read past the last snapshot that make the index write another, in the background. */
-export const SNAPSHOT_AFTER_LINES = 10_000;
-/** How long after that it is written. */
-export const SNAPSHOT_DELAY_MS = 3_000;
-
-export interface RunIndexOptions {
-  /** See SNAPSHOT_AFTER_LINES; 0: no snapshot read or written. */
-  snapshotAfterLines?: number;
-  /** See SNAPSHOT_DELAY_MS. */
-  snapshotDelayMs?: number;
-  /** Told of a snapshot written in the background that failed (the index goes on without it). */
-  onSnapshotError?: (err: unknown) => void;
-}
+export { appendDeleted, appendFinal, readFinalSummary, runIndexFile } from './index-file.js';
+export { SNAPSHOT_AFTER_LINES, SNAPSHOT_DELAY_MS, type RunIndexOptions } from './index-snapshot.js';
 
 /**
  * The order runs were submitted in, so that listing a page costs the page,
@@ -444,16 +393,4 @@ export class RunIndex {
     const owner = filter.owner === undefined ? 0 : this.cols.ownerNumber(filter.owner);
     return this.lists.select(filter, owner, limit, from).map((slot) => this.cols.entry(slot));
   }
-}
-
-function isStringRecord(v: unknown): v is Record<string, string> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
-}
-
-/** A run's final summary read from the store; null while the run has not ended. */
-export async function readFinalSummary(store: StateStore, runId: string): Promise<FinalSummary | null> {
-  const [state, start, end] = await Promise.all([store.get(runId, 'state'), store.get(runId, RunKeys.startTime), store.get(runId, RunKeys.endTime)]);
-  const s = (state?.trim() ?? '') as State;
-  if (!isTerminal(s)) return null;
-  return { state: s, ...(start ? { start_time: start } : {}), ...(end ? { end_time: end } : {}) };
 }
