@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import { groupLiving, signalQuietly } from '../util/process.js';
 import type { EngineLaunch, Execution, ExecutionEnd, Executor } from './executor.js';
-import { findRunProcessesSync, killRunProcesses } from './run-processes.js';
+import { findRunProcesses, killRunProcesses } from './run-processes.js';
 import { prepareRunFolder, sandboxCommand, sandboxedLeader, type SandboxPolicy } from './sandbox.js';
 
 export class LocalExecutor implements Executor {
@@ -83,14 +83,14 @@ class LocalExecution implements Execution {
    */
   async reap(graceMs: number): Promise<void> {
     const pgid = this.pgid;
-    const stragglers = findRunProcessesSync(this.runId, this.runDir);
+    const stragglers = await findRunProcesses(this.runId, this.runDir);
     if (!groupLiving(pgid) && stragglers.length === 0) return;
     signalQuietly(-pgid, 'SIGTERM');
     for (const pid of stragglers) signalQuietly(pid, 'SIGTERM');
     const deadline = Date.now() + Math.min(graceMs, 3000);
     for (let delay = 10; Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
       await new Promise((r) => setTimeout(r, delay));
-      if (!groupLiving(pgid) && findRunProcessesSync(this.runId, this.runDir).length === 0) return;
+      if (!groupLiving(pgid) && (await findRunProcesses(this.runId, this.runDir)).length === 0) return;
     }
     await this.kill();
   }

@@ -121,36 +121,6 @@ export async function findProcessesByEnv(exact: readonly string[], prefixes: rea
   return found;
 }
 
-/**
- * {@link findProcessesByEnv} in one synchronous pass: for the end of a run,
- * where a few dozen small reads from memory cost less than their round trips
- * through libuv's four threads, which the run's last state writes wait for.
- */
-export function findProcessesByEnvSync(exact: readonly string[], prefixes: readonly string[] = []): number[] {
-  const exacts = exact.map((e) => Buffer.from(e + '\0'));
-  const starts = prefixes.map((p) => Buffer.from(p));
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  const found: number[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid || pid === 1) continue;
-    let env: Buffer;
-    try {
-      env = readFileSync(`/proc/${pid}/environ`);
-    } catch {
-      continue; // gone already, or not ours to read
-    }
-    if (matchesEnv(env, exacts, starts)) found.push(pid);
-  }
-  return found;
-}
-
 function matchesEnv(env: Buffer, exacts: readonly Buffer[], starts: readonly Buffer[]): boolean {
   let at = 0;
   while (at < env.length) {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { findProcessesByEnv, findProcessesByEnvSync, groupAlive, groupLiving, isIdentityAlive, processGroup, processIdentity, readProcStat, readProcStatSync } from '../../src/util/process.js';
+import { groupAlive, groupLiving, isIdentityAlive, processGroup, processIdentity, readProcStat, readProcStatSync } from '../../src/util/process.js';
 import { tempDir } from '../helper.js';
 
 const hasProc = await fs.readFile('/proc/self/stat', 'utf8').then(() => true, () => false);
@@ -76,20 +76,4 @@ t.test('groupLiving: a group left with only a zombie has ended; one with a runni
   child.kill('SIGKILL');
   await once(child, 'exit');
   t.notOk(groupLiving(zombie), 'a group that is gone does not live either');
-});
-
-t.test('findProcessesByEnvSync finds what findProcessesByEnv finds', { skip: !hasProc && 'needs /proc' }, async (t) => {
-  const mark = `FERRY_TEST_MARK=${process.pid}-${Date.now()}`;
-  const [name, value] = mark.split('=') as [string, string];
-  const child = spawn('sleep', ['30'], { stdio: 'ignore', env: { ...process.env, [name]: value } });
-  t.teardown(() => void child.kill('SIGKILL'));
-  await once(child, 'spawn');
-  // The environment is in /proc once the child has exec'd sleep.
-  for (let i = 0; i < 500 && (await findProcessesByEnv([mark])).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-  t.same(await findProcessesByEnv([mark]), [child.pid], 'async: the marked child');
-  t.same(findProcessesByEnvSync([mark]), [child.pid], 'sync: the same');
-  t.same(findProcessesByEnvSync([`${mark}x`], [`${mark}-`]), [], 'neither a longer exact entry nor an unmatched prefix');
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-  t.same(findProcessesByEnvSync([mark]), [], 'gone once it has exited');
 });
