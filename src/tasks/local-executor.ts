@@ -83,14 +83,14 @@ class LocalExecution implements Execution {
    */
   async reap(graceMs: number): Promise<void> {
     const pgid = this.pgid;
-    const stragglers = await findRunProcesses(this.runId, this.runDir);
-    if (!groupLiving(pgid) && stragglers.length === 0) return;
+    const [stragglers, living] = await Promise.all([findRunProcesses(this.runId, this.runDir), groupLiving(pgid)]);
+    if (!living && stragglers.length === 0) return;
     signalQuietly(-pgid, 'SIGTERM');
     for (const pid of stragglers) signalQuietly(pid, 'SIGTERM');
     const deadline = Date.now() + Math.min(graceMs, 3000);
     for (let delay = 10; Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
       await new Promise((r) => setTimeout(r, delay));
-      if (!groupLiving(pgid) && (await findRunProcesses(this.runId, this.runDir)).length === 0) return;
+      if (!(await groupLiving(pgid)) && (await findRunProcesses(this.runId, this.runDir)).length === 0) return;
     }
     await this.kill();
   }

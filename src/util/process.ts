@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /**
@@ -166,22 +166,16 @@ export function groupAlive(pgid: number): boolean {
  * init, which may collect it much later (over a second under load). Without
  * /proc, the same as groupAlive.
  */
-export function groupLiving(pgid: number): boolean {
+export async function groupLiving(pgid: number): Promise<boolean> {
   if (!groupAlive(pgid)) return false;
   let entries: string[];
   try {
-    entries = readdirSync('/proc');
+    entries = await fs.readdir('/proc');
   } catch {
     return true;
   }
-  // Read in one go, synchronously: a few hundred small reads from memory, where one round trip
-  // through libuv's four threads each would hold up the run's state writes queued behind them.
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const s = readProcStatSync(Number(e));
-    if (s !== null && s.pgid === pgid && s.state !== 'Z' && s.state !== 'X') return true;
-  }
-  return false;
+  const stats = await Promise.all(entries.filter((e) => /^\d+$/.test(e)).map((e) => readProcStat(Number(e))));
+  return stats.some((s) => s !== null && s.pgid === pgid && s.state !== 'Z' && s.state !== 'X');
 }
 
 /**
