@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import { groupLiving, signalQuietly } from '../util/process.js';
+import { groupAlive, signalQuietly } from '../util/process.js';
 import type { EngineLaunch, Execution, ExecutionEnd, Executor } from './executor.js';
 import { findRunProcesses, killRunProcesses } from './run-processes.js';
 import { prepareRunFolder, sandboxCommand, sandboxedLeader, type SandboxPolicy } from './sandbox.js';
@@ -76,21 +76,17 @@ class LocalExecution implements Execution {
     return killRunProcesses(this.runId, this.runDir, this.pgid);
   }
 
-  /**
-   * After the leader exits, no process of the run may be left behind. The
-   * run ends as soon as they are all gone (looked for every 10 ms at first,
-   * then less often), not on the next tick of a coarse clock.
-   */
+  /** After the leader exits, no process of the run may be left behind. */
   async reap(graceMs: number): Promise<void> {
     const pgid = this.pgid;
-    const [stragglers, living] = await Promise.all([findRunProcesses(this.runId, this.runDir), groupLiving(pgid)]);
-    if (!living && stragglers.length === 0) return;
+    const stragglers = await findRunProcesses(this.runId, this.runDir);
+    if (!groupAlive(pgid) && stragglers.length === 0) return;
     signalQuietly(-pgid, 'SIGTERM');
     for (const pid of stragglers) signalQuietly(pid, 'SIGTERM');
     const deadline = Date.now() + Math.min(graceMs, 3000);
-    for (let delay = 10; Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
-      await new Promise((r) => setTimeout(r, delay));
-      if (!(await groupLiving(pgid)) && (await findRunProcesses(this.runId, this.runDir)).length === 0) return;
+    while (Date.now() < deadline) {
+      if (!groupAlive(pgid) && (await findRunProcesses(this.runId, this.runDir)).length === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
     }
     await this.kill();
   }

@@ -159,26 +159,6 @@ export function groupAlive(pgid: number): boolean {
 }
 
 /**
- * Whether a process group has a member that still runs. Unlike
- * {@link groupAlive}, a member that has exited and only waits for its parent
- * to collect it (a zombie) does not count: the init process of a bubblewrap
- * sandbox, left behind when bubblewrap exits, is handed to the machine's
- * init, which may collect it much later (over a second under load). Without
- * /proc, the same as groupAlive.
- */
-export async function groupLiving(pgid: number): Promise<boolean> {
-  if (!groupAlive(pgid)) return false;
-  let entries: string[];
-  try {
-    entries = await fs.readdir('/proc');
-  } catch {
-    return true;
-  }
-  const stats = await Promise.all(entries.filter((e) => /^\d+$/.test(e)).map((e) => readProcStat(Number(e))));
-  return stats.some((s) => s !== null && s.pgid === pgid && s.state !== 'Z' && s.state !== 'X');
-}
-
-/**
  * Lowers a child's scheduling priority (nice 10): for probes that run
  * beside a starting server (an engine's --version takes a second or more
  * of CPU), so that on a small machine they take the CPU the server leaves.
