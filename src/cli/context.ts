@@ -137,3 +137,19 @@ export function onePositional(positionals: string[], what: string, usage: string
   if (positionals.length !== 1) throw new CliError(`${positionals.length === 0 ? `missing ${what}` : `one ${what} only`} (usage: ${usage})`);
   return positionals[0]!;
 }
+
+/**
+ * Every item of a paged listing, page after page: `page(token, got)` asks for
+ * the page after `token` (none: the first), `got` items in; stops when the
+ * server gives no next token or `limit` items are in.
+ */
+export async function allPages<T>(page: (token: string | undefined, got: number) => Promise<{ items: T[]; next_page_token?: string | undefined }>, limit = Infinity): Promise<T[]> {
+  const items: T[] = [];
+  let token: string | undefined;
+  do {
+    const next = await page(token, items.length);
+    items.push(...next.items);
+    token = next.next_page_token || undefined;
+  } while (token && items.length < limit);
+  return items;
+}

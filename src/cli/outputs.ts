@@ -10,21 +10,17 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { components } from '../client/client.js';
-import { answer, CliError, connectionError, httpError, onePositional, parseCommand, printJson, runLog, session, type CliIo, type Session } from './context.js';
+import { allPages, answer, CliError, connectionError, httpError, onePositional, parseCommand, printJson, runLog, session, type CliIo, type Session } from './context.js';
 
 export type OutputFile = components['schemas']['RunOutputFile'];
 
 /** Every file of a run's outputs, all pages. */
 export async function listOutputs(s: Session, runId: string): Promise<OutputFile[]> {
-  const files: OutputFile[] = [];
-  let pageToken: string | undefined;
-  do {
-    const query = { page_size: 1000, ...(pageToken ? { page_token: pageToken } : {}) };
+  return allPages(async (token) => {
+    const query = { page_size: 1000, ...(token ? { page_token: token } : {}) };
     const page = await answer(s, s.client.GET('/ga4gh/wes/v1/runs/{run_id}/outputs', { params: { path: { run_id: runId }, query } }));
-    files.push(...page.outputs);
-    pageToken = page.next_page_token || undefined;
-  } while (pageToken);
-  return files;
+    return { items: page.outputs, next_page_token: page.next_page_token };
+  });
 }
 
 /** A listed path as local path parts; one that could leave the download folder is refused. */

@@ -5,7 +5,7 @@
  */
 import type { components, RunState } from '../client/client.js';
 import { stringifyExact } from '../util/exact-json.js';
-import { answer, CliError, onePositional, parseCommand, printJson, runLog, session, tagPair, type CliIo, type Session } from './context.js';
+import { allPages, answer, CliError, onePositional, parseCommand, printJson, runLog, session, tagPair, type CliIo, type Session } from './context.js';
 import { allTasks } from './wait.js';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
@@ -85,7 +85,6 @@ export const deleteCommand = runCommand('ferry delete RUN [--json]', async (s, r
 
 const listUsage = 'ferry list [--state S]... [--tag K[=V]] [--asc] [--limit N] [--json]';
 
-type RunSummary = components['schemas']['RunSummary'] | components['schemas']['RunStatus'];
 
 /** `ferry list`: the runs the caller may see, newest first, every page (or the first N). */
 export const listCommand: Command = async (argv, io) => {
@@ -99,21 +98,18 @@ export const listCommand: Command = async (argv, io) => {
   if (!(limit > 0) || !Number.isInteger(limit === Infinity ? 0 : limit)) throw new CliError(`--limit takes a whole number above 0, not '${values.limit}'`);
   const s = session(values, io);
   const [tagKey, tagValue] = values.tag === undefined ? [] : values.tag.includes('=') ? tagPair(values.tag) : [values.tag];
-  const runs: RunSummary[] = [];
-  let pageToken: string | undefined;
-  do {
+  const runs = await allPages(async (token, got) => {
     const query = {
-      page_size: Math.min(limit - runs.length, 1000),
+      page_size: Math.min(limit - got, 1000),
       ...(values.state?.length ? { state: values.state.map((st) => st.toUpperCase() as RunState) } : {}),
       ...(tagKey !== undefined ? { tag_key: tagKey } : {}),
       ...(tagValue !== undefined ? { tag_value: tagValue } : {}),
       ...(values.asc ? { sort_order: 'asc' as const } : {}),
-      ...(pageToken ? { page_token: pageToken } : {}),
+      ...(token ? { page_token: token } : {}),
     };
     const page = await answer(s, s.client.GET('/ga4gh/wes/v1/runs', { params: { query } }));
-    runs.push(...(page.runs ?? []));
-    pageToken = page.next_page_token || undefined;
-  } while (pageToken && runs.length < limit);
+    return { items: page.runs ?? [], next_page_token: page.next_page_token };
+  }, limit);
   if (s.json) printJson(s, runs.slice(0, limit));
   else if (!runs.length) io.stdout.write('no runs\n');
   else {

@@ -4,7 +4,7 @@
  * code that tells the final state.
  */
 import { FINAL_STATES, type components, type RunState } from '../client/client.js';
-import { answer, onePositional, parseCommand, printJson, session, type CliIo, type Session } from './context.js';
+import { allPages, answer, onePositional, parseCommand, printJson, session, type CliIo, type Session } from './context.js';
 
 /** The exit code of each final state (COMPLETE 0); anything else that goes wrong is 1. */
 export const STATE_EXIT_CODES: Readonly<Record<string, number>> = { COMPLETE: 0, EXECUTOR_ERROR: 2, SYSTEM_ERROR: 3, CANCELED: 4, PREEMPTED: 5 };
@@ -18,15 +18,11 @@ type TaskLog = components['schemas']['TaskLog'];
 
 /** Every task of a run, all pages. */
 export async function allTasks(s: Session, runId: string): Promise<TaskLog[]> {
-  const tasks: TaskLog[] = [];
-  let pageToken: string | undefined;
-  do {
-    const query = { page_size: 1000, ...(pageToken ? { page_token: pageToken } : {}) };
+  return allPages(async (token) => {
+    const query = { page_size: 1000, ...(token ? { page_token: token } : {}) };
     const page = await answer(s, s.client.GET('/ga4gh/wes/v1/runs/{run_id}/tasks', { params: { path: { run_id: runId }, query } }));
-    tasks.push(...(page.task_logs ?? []));
-    pageToken = page.next_page_token || undefined;
-  } while (pageToken);
-  return tasks;
+    return { items: page.task_logs ?? [], next_page_token: page.next_page_token };
+  });
 }
 
 /** A task is done once it has an end time or an exit code, running once it has started. */

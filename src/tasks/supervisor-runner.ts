@@ -10,7 +10,6 @@ import { RunKeys, type ToilWorkflow } from '../runs/workflow.js';
 import { isIdentityAlive, signalQuietly } from '../util/process.js';
 import { QueueingTaskRunner, type QueueingRunnerOptions } from './queueing-runner.js';
 import { TASK_KEY } from './supervisor.js';
-import { RUN_MARKER_ENV } from './run-processes.js';
 import { RESERVE_FILE } from './workflow-task.js';
 
 export interface SupervisorTaskRunnerOptions extends QueueingRunnerOptions {
@@ -47,11 +46,13 @@ const supervisorCommand = ((): (() => string[]) => {
 /**
  * A supervisor's environment: what it needs to find its tools, nothing of the
  * server's own (secrets, or a test runner's NODE_OPTIONS hooks); its
- * configuration comes as flags.
+ * configuration comes as flags. It carries no run marker: the supervisor is
+ * Ferry's, not the run's, and lives on briefly after writing the run's last
+ * state (a standby does not know its run anyway; WorkflowTask marks the
+ * engine).
  */
-function supervisorEnvironment(runId: string | null): Record<string, string> {
-  // A standby does not know its run yet; its engine gets the marker all the same (WorkflowTask sets it).
-  const env: Record<string, string> = runId === null ? {} : { [RUN_MARKER_ENV]: runId };
+function supervisorEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
   // SLURM_CONF: where the cluster's configuration is, for a run that goes to Slurm.
   for (const name of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'SLURM_CONF']) {
     const v = process.env[name];
@@ -171,7 +172,7 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
     const child = spawn(exec!, [...args, 'run-task', '--standby', ...this.supervisorFlags()], {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
-      env: supervisorEnvironment(null),
+      env: supervisorEnvironment(),
     });
     child.unref();
     child.on('error', () => undefined);
@@ -213,7 +214,7 @@ export class SupervisorTaskRunner extends QueueingTaskRunner {
       const child = spawn(exec!, [...args, 'run-task', runId, ...this.supervisorFlags()], {
         detached: true, // its own session: signals to the server's group do not reach it
         stdio: ['ignore', log.fd, log.fd],
-        env: supervisorEnvironment(runId),
+        env: supervisorEnvironment(),
       });
       child.once('error', () => undefined); // no pid then: launch() reports it
       child.unref();

@@ -105,6 +105,10 @@ t.test('exit codes: EXECUTOR_ERROR 2, CANCELED 4 (cancel with ferry cancel), and
   const failedJson = await ferry(['submit', path.join(workflowsDir, 'fail', 'fail.cwl'), '--wait', '--json'], { env });
   t.equal(failedJson.code, 2);
   t.match(JSON.parse(failedJson.stdout), { run_id: /^run-/, state: 'EXECUTOR_ERROR' }, '--json: only the final JSON');
+  const listedAll = JSON.parse((await ferry(['list', '--json'], { env })).stdout) as { run_id: string }[];
+  t.equal(listedAll.length, 2, 'list: every run');
+  const listedOne = JSON.parse((await ferry(['list', '--limit', '1', '--json'], { env })).stdout) as { run_id: string }[];
+  t.same(listedOne.map((r) => r.run_id), [(JSON.parse(failedJson.stdout) as { run_id: string }).run_id], '--limit 1: the newest alone');
 
   const sleep = path.join(workflowsDir, 'sleep');
   const submitted = await ferry(['submit', path.join(sleep, 'sleep.cwl'), path.join(sleep, 'inputs.json'), '--json'], { env });

@@ -192,7 +192,14 @@ t.test('cancel reaches the engine inside the sandbox, and no process of the run 
       }
       t.equal((await call(t, app, { method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel`, headers: auth })).statusCode, 200);
       t.equal(await waitForState(t, app, runId, 60_000), 'CANCELED');
-      t.same(await findRunProcesses(runId, runDir), [], 'nothing of the run runs on');
+      const left = await findRunProcesses(runId, runDir);
+      if (left.length > 0) {
+        for (const pid of left) {
+          const read = (f: string) => fs.readFile(`/proc/${pid}/${f}`, 'utf8').catch((e: Error) => e.message);
+          t.comment(`left: ${pid} cmdline=${JSON.stringify(await read('cmdline'))} stat=${await read('stat')}`);
+        }
+      }
+      t.same(left, [], 'nothing of the run runs on');
     });
   }
 });

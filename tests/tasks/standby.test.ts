@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import { TASK_KEY } from '../../src/tasks/supervisor.js';
+import { findRunProcesses } from '../../src/tasks/run-processes.js';
 import { buildTestApp, submit, waitForState, workflowsDir } from '../helper.js';
 
 // The server keeps one supervisor started ahead of the next run
@@ -66,4 +67,34 @@ t.test('a standby supervisor that died is not needed: the run starts all the sam
   t.equal(await waitForState(t, app, runId), 'COMPLETE');
   const owner = await app.ferry.store.get(runId, TASK_KEY);
   t.not(Number(owner?.split(':')[2]), ready, 'a supervisor of its own drove it');
+});
+
+t.test('a supervisor is not a process of its run, whichever way it started', async (t) => {
+  // The run's processes are what a cancel kills and must be gone when the run
+  // ends; the supervisor writes that end and only then exits.
+  const app = await buildTestApp(t);
+  const workDir = app.ferry.config.workDir;
+  for (const way of ['standby', 'own']) {
+    const [ready] = await until(() => standbys(workDir), (p) => p.length === 1);
+    if (way === 'own') {
+      process.kill(ready!, 'SIGKILL');
+      await until(() => standbys(workDir), (p) => p.length === 0);
+    }
+    const res = await submit(t, app, { workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'sleep.cwl', workflow_params: '{"seconds":60}' }, [
+      { filename: 'sleep.cwl', content: await fs.readFile(path.join(workflowsDir, 'sleep', 'sleep.cwl')) },
+    ]);
+    const runId = (res.json() as { run_id: string }).run_id;
+    const runDir = path.join(workDir, runId);
+    const owner = await until(() => app.ferry.store.get(runId, TASK_KEY), (o) => o !== null);
+    const supervisor = Number(owner?.split(':')[2]);
+    t.ok(supervisor > 0, `${way}: the run has a supervisor`);
+    // The engine has started once the run has a process that is not its supervisor.
+    const pids = await until(() => findRunProcesses(runId, runDir), (p) => p.some((pid) => pid !== supervisor));
+    t.ok(pids.length > 0, `${way}: the engine is among the run's processes`);
+    t.equal(way === 'standby', supervisor === ready, `${way}: the expected supervisor drove it`);
+    t.notOk(pids.includes(supervisor), `${way}: the supervisor is not one of them`);
+    await app.inject({ method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel` });
+    t.equal(await waitForState(t, app, runId), 'CANCELED');
+    t.same(await findRunProcesses(runId, runDir), [], `${way}: nothing of the run is left when it is CANCELED`);
+  }
 });
