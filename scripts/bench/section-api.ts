@@ -47,7 +47,7 @@ export async function sectionApi(ctx: BenchContext): Promise<void> {
     }
   }
   ctx.raw.api = results;
-  for (const [which, label, target] of [['status', 'GET /runs/{id}/status', 0.6], ['log', 'GET /runs/{id} (13 tasks)', 0.4]] as const) {
+  for (const [which, label, target] of [['status', 'GET /runs/{id}/status', 0.75], ['log', 'GET /runs/{id} (13 tasks)', 0.4]] as const) {
     const { ferry, ceiling: ceil } = results[which]!;
     const ratio = median(ferry.map((x, i) => x.rps / ceil[i]!.rps));
     ctx.rows.push({ metric: `${label} req/s`, ferry: median(ferry.map((x) => x.rps)), baseline: median(ceil.map((x) => x.rps)), unit: '/s', digits: 0, ratio, target: `≥ ${target.toFixed(2)}× ceiling`, ok: ratio >= target });
