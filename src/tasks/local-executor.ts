@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import { groupAlive, signalQuietly } from '../util/process.js';
+import { groupLiving, signalQuietly } from '../util/process.js';
 import type { EngineLaunch, Execution, ExecutionEnd, Executor } from './executor.js';
-import { findRunProcesses, killRunProcesses } from './run-processes.js';
+import { findRunProcessesSync, killRunProcesses } from './run-processes.js';
 import { prepareRunFolder, sandboxCommand, sandboxedLeader, type SandboxPolicy } from './sandbox.js';
 
 export class LocalExecutor implements Executor {
@@ -76,17 +76,21 @@ class LocalExecution implements Execution {
     return killRunProcesses(this.runId, this.runDir, this.pgid);
   }
 
-  /** After the leader exits, no process of the run may be left behind. */
+  /**
+   * After the leader exits, no process of the run may be left behind. The
+   * run ends as soon as they are all gone (looked for every 10 ms at first,
+   * then less often), not on the next tick of a coarse clock.
+   */
   async reap(graceMs: number): Promise<void> {
     const pgid = this.pgid;
-    const stragglers = await findRunProcesses(this.runId, this.runDir);
-    if (!groupAlive(pgid) && stragglers.length === 0) return;
+    const stragglers = findRunProcessesSync(this.runId, this.runDir);
+    if (!groupLiving(pgid) && stragglers.length === 0) return;
     signalQuietly(-pgid, 'SIGTERM');
     for (const pid of stragglers) signalQuietly(pid, 'SIGTERM');
     const deadline = Date.now() + Math.min(graceMs, 3000);
-    while (Date.now() < deadline) {
-      if (!groupAlive(pgid) && (await findRunProcesses(this.runId, this.runDir)).length === 0) return;
-      await new Promise((r) => setTimeout(r, 100));
+    for (let delay = 10; Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (!groupLiving(pgid) && findRunProcessesSync(this.runId, this.runDir).length === 0) return;
     }
     await this.kill();
   }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RunContext } from '../engines/engine.js';
-import { findProcessesByEnv, processGroup, signalQuietly } from '../util/process.js';
+import { findProcessesByEnv, findProcessesByEnvSync, processGroup, signalQuietly } from '../util/process.js';
 
 /** Environment variable that marks every process of a run, however far it strays. */
 export const RUN_MARKER_ENV = 'FERRY_RUN_ID';
@@ -50,7 +50,16 @@ export async function killRunProcesses(runId: string, runDir: string, pgid: numb
  * tools, which engines give a scrubbed environment).
  */
 export function findRunProcesses(runId: string, runDir: string): Promise<number[]> {
+  return findProcessesByEnv(...runMarks(runId, runDir));
+}
+
+/** {@link findRunProcesses} in one synchronous pass (see findProcessesByEnvSync). */
+export function findRunProcessesSync(runId: string, runDir: string): number[] {
+  return findProcessesByEnvSync(...runMarks(runId, runDir));
+}
+
+function runMarks(runId: string, runDir: string): [string[], string[]] {
   const inside = runDir.endsWith(path.sep) ? runDir : runDir + path.sep;
-  return findProcessesByEnv([`${RUN_MARKER_ENV}=${runId}`], [`TMPDIR=${inside}`, `HOME=${inside}`]);
+  return [[`${RUN_MARKER_ENV}=${runId}`], [`TMPDIR=${inside}`, `HOME=${inside}`]];
 }
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /**
@@ -121,6 +121,36 @@ export async function findProcessesByEnv(exact: readonly string[], prefixes: rea
   return found;
 }
 
+/**
+ * {@link findProcessesByEnv} in one synchronous pass: for the end of a run,
+ * where a few dozen small reads from memory cost less than their round trips
+ * through libuv's four threads, which the run's last state writes wait for.
+ */
+export function findProcessesByEnvSync(exact: readonly string[], prefixes: readonly string[] = []): number[] {
+  const exacts = exact.map((e) => Buffer.from(e + '\0'));
+  const starts = prefixes.map((p) => Buffer.from(p));
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid || pid === 1) continue;
+    let env: Buffer;
+    try {
+      env = readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue; // gone already, or not ours to read
+    }
+    if (matchesEnv(env, exacts, starts)) found.push(pid);
+  }
+  return found;
+}
+
 function matchesEnv(env: Buffer, exacts: readonly Buffer[], starts: readonly Buffer[]): boolean {
   let at = 0;
   while (at < env.length) {
@@ -156,6 +186,32 @@ export function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a process group has a member that still runs. Unlike
+ * {@link groupAlive}, a member that has exited and only waits for its parent
+ * to collect it (a zombie) does not count: the init process of a bubblewrap
+ * sandbox, left behind when bubblewrap exits, is handed to the machine's
+ * init, which may collect it much later (over a second under load). Without
+ * /proc, the same as groupAlive.
+ */
+export function groupLiving(pgid: number): boolean {
+  if (!groupAlive(pgid)) return false;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  // Read in one go, synchronously: a few hundred small reads from memory, where one round trip
+  // through libuv's four threads each would hold up the run's state writes queued behind them.
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const s = readProcStatSync(Number(e));
+    if (s !== null && s.pgid === pgid && s.state !== 'Z' && s.state !== 'X') return true;
+  }
+  return false;
 }
 
 /**
