@@ -8,7 +8,8 @@
  *   npm run bench -- --sizes 1000,10000            other work-folder sizes for the listing section
  *   npm run bench -- --cache-dir /var/tmp/fb       keep the generated work folders there and reuse them
  *   npm run bench -- --cpu-prof DIR                Ferry servers write V8 CPU profiles into DIR
- *   npm run bench -- --server tsx                  run Ferry through tsx (src/cli.ts) instead of compiled JS
+ *   npm run bench -- --server tsx                  run Ferry through tsx (src/cli.ts) instead of the one-file build
+ *   npm run bench -- --server build                run the compiled files (src/cli.js) instead of the one-file build
  *   also: --rounds N (3), --connections N (10), --duration S (5), --warmup S (1), --engine-runs N (5),
  *         --json FILE (rows and raw samples), --keep (leave the temp folder for inspection);
  *         --engine-runs is also the number of rounds of the slurm section
@@ -20,10 +21,11 @@
  * root or through sudo, which may install Debian's slurm-wlm) and releases it at
  * the end; without root or sudo it is skipped, with a note.
  *
- * Ferry runs as real server processes: by default `node <build>/src/cli.js
- * serve …`, where <build> is a private `tsc -p tsconfig.build.json` output
- * (under node_modules/.cache, so a concurrent `npm run build` or `make clean`
- * cannot pull it away mid-run), with `--log-level warn`. Load comes from other
+ * Ferry runs as real server processes: by default `node <build>/ferry.mjs
+ * serve …`, where <build> is a private `tsc` output (under
+ * node_modules/.cache, so a concurrent `npm run build` or `make clean` cannot
+ * pull it away mid-run) bundled into one file as `npm run build` makes
+ * dist/ferry.mjs, what `make serve` runs; with `--log-level warn`. Load comes from other
  * processes (autocannon in a child process). The baselines run in the same
  * run, on the same machine, interleaved with Ferry's measurements; ratios are
  * what the targets check, except where the target itself is absolute.
@@ -72,7 +74,7 @@ async function main(ctx: BenchContext): Promise<void> {
   log(`temp folder ${ctx.tmpRoot}; building into ${ctx.buildDir}`);
   await build(ctx);
   ctx.notes.push(
-    `Ferry: ${ctx.opts.server === 'tsx' ? 'node --import tsx src/cli.ts serve' : 'node <private tsc -p tsconfig.build.json output>/src/cli.js serve'} --log-level warn; ` +
+    `Ferry: ${{ tsx: 'node --import tsx src/cli.ts serve', build: 'node <private tsc output>/src/cli.js serve', bundle: 'node <private tsc output, bundled as npm run build bundles dist/ferry.mjs>/ferry.mjs serve' }[ctx.opts.server]} --log-level warn; ` +
       `machine: ${os.availableParallelism()} cores, node ${process.version}`,
   );
   // The machine is shared: say how busy it was around each section (1-minute load average).

@@ -13,9 +13,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// `tsx scripts/bundle.ts [ENTRY OUTFILE]`: another compiled cli.js (the bench's private build).
+const [entry = path.join(root, 'dist', 'src', 'cli.js'), outfile = path.join(root, 'dist', 'ferry.mjs')] = process.argv.slice(2);
 await build({
-  entryPoints: [path.join(root, 'dist', 'src', 'cli.js')],
-  outfile: path.join(root, 'dist', 'ferry.mjs'),
+  entryPoints: [entry],
+  outfile,
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -24,10 +24,15 @@ export async function build(ctx: BenchContext): Promise<void> {
   const t = await run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ctx.buildDir, 'tsconfig.json')], { cwd: ROOT });
   if (!existsSync(out(ctx, 'src/cli.js')) || !existsSync(out(ctx, 'scripts/bench/load.js'))) throw new Error(`build failed:\n${t.stdout}${t.stderr}`);
   if (t.code !== 0) ctx.notes.push(`tsc reported type errors (emitted anyway; src/ is being edited?):\n${t.stdout.split('\n').slice(0, 5).join('\n')}`);
+  if (ctx.opts.server !== 'bundle') return;
+  // The one-file CLI, as `npm run build` makes dist/ferry.mjs (what `make serve` runs).
+  const b = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'bundle.ts'), out(ctx, 'src/cli.js'), out(ctx, 'ferry.mjs')], { cwd: ROOT });
+  if (b.code !== 0 || !existsSync(out(ctx, 'ferry.mjs'))) throw new Error(`bundle failed:\n${b.stdout}${b.stderr}`);
 }
 
 function ferryEntry(ctx: BenchContext): string[] {
-  return ctx.opts.server === 'tsx' ? ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts')] : [out(ctx, 'src/cli.js')];
+  if (ctx.opts.server === 'tsx') return ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts')];
+  return [out(ctx, ctx.opts.server === 'bundle' ? 'ferry.mjs' : 'src/cli.js')];
 }
 
 export interface Ferry {

@@ -17,7 +17,7 @@ export interface BenchOptions {
   rounds: number;
   engineRuns: number;
   cpuProf: string | undefined;
-  server: 'build' | 'tsx';
+  server: 'bundle' | 'build' | 'tsx';
   json: string | undefined;
 }
 
@@ -36,7 +36,7 @@ export function parseOptions(args: string[] = process.argv.slice(2)): BenchOptio
       rounds: { type: 'string', default: '3' },
       'engine-runs': { type: 'string', default: '5' },
       'cpu-prof': { type: 'string' },
-      server: { type: 'string', default: 'build' },
+      server: { type: 'string', default: 'bundle' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -44,7 +44,7 @@ export function parseOptions(args: string[] = process.argv.slice(2)): BenchOptio
   const only = new Set<Section>(argv.only ? (argv.only.split(',') as Section[]) : SECTIONS);
   if (!argv.help) {
     for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`unknown section '${s}' (${SECTIONS.join(', ')})`);
-    if (argv.server !== 'build' && argv.server !== 'tsx') throw new Error('--server is build or tsx');
+    if (!['bundle', 'build', 'tsx'].includes(argv.server)) throw new Error('--server is bundle, build or tsx');
   }
   return {
     help: argv.help,
@@ -58,7 +58,7 @@ export function parseOptions(args: string[] = process.argv.slice(2)): BenchOptio
     rounds: Number(argv.rounds),
     engineRuns: Number(argv['engine-runs']),
     cpuProf: argv['cpu-prof'],
-    server: argv.server as 'build' | 'tsx',
+    server: argv.server as 'bundle' | 'build' | 'tsx',
     json: argv.json,
   };
 }

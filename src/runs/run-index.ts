@@ -82,7 +82,7 @@ export class RunIndex {
     }
     await index.refresh();
     const missing: string[] = [];
-    for await (const id of store.eachRunId()) if (!index.cols.ids.has(id)) missing.push(id);
+    for await (const batch of store.runIdBatches()) for (const id of batch) if (!index.cols.ids.has(id)) missing.push(id);
     if (missing.length > 0) {
       const withTimes = await Promise.all(
         missing.map(async (id) => ({ id, at: (await store.get(id, RunKeys.submittedAt)) ?? '', exists: await store.has(id) })),

@@ -38,19 +38,37 @@ export async function runIdsIn(dir: string): Promise<string[]> {
 }
 
 /**
- * The names in `dir` that are run ids, one by one (none when the folder does
- * not exist): read in small batches, so that a folder of many runs costs no
- * list of all their names in memory (whose high-water mark the process keeps).
+ * The names in `dir` that are run ids, in batches of up to `size` (none when
+ * the folder does not exist): a folder of many runs costs no list of all
+ * their names in memory (whose high-water mark the process keeps). Each batch
+ * is read synchronously from the open folder (about a millisecond) and the
+ * event loop gets a turn between batches: a promise per name made the scan
+ * of 100,000 runs three times slower, and it is on the start-up path.
  */
-export async function* eachRunIdIn(dir: string): AsyncGenerator<string> {
+export async function* runIdBatchesIn(dir: string, size = 1024): AsyncGenerator<string[]> {
   let entries: Dir;
   try {
-    entries = await fs.opendir(dir, { bufferSize: 256 });
+    entries = await fs.opendir(dir, { bufferSize: size });
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return;
     throw err;
   }
-  for await (const entry of entries) if (isRunId(entry.name)) yield entry.name;
+  try {
+    for (let done = false; !done; ) {
+      const batch: string[] = [];
+      while (batch.length < size) {
+        const entry = entries.readSync();
+        if (entry === null) {
+          done = true;
+          break;
+        }
+        if (isRunId(entry.name)) batch.push(entry.name);
+      }
+      if (batch.length > 0) yield batch;
+    }
+  } finally {
+    await entries.close().catch(() => undefined);
+  }
 }
 
 /**
@@ -92,8 +110,8 @@ export interface StateStore {
   has(runId: string): Promise<boolean>;
   /** Every run id in the store (for rebuilding indexes; cost grows with the number of runs). */
   listRunIds(): Promise<string[]>;
-  /** The same one by one, without a list of them all. */
-  eachRunId(): AsyncIterable<string>;
+  /** The same in batches, without a list of them all. */
+  runIdBatches(): AsyncIterable<string[]>;
   /** Removes a run's record, every key of it (a submission undone half way, a run deleted). */
   remove(runId: string): Promise<void>;
 }
@@ -297,8 +315,8 @@ export class LocalStateStore implements StateStore {
     return runIdsIn(this.root);
   }
 
-  eachRunId(): AsyncIterable<string> {
-    return eachRunIdIn(this.root);
+  runIdBatches(): AsyncIterable<string[]> {
+    return runIdBatchesIn(this.root);
   }
 
   async remove(runId: string): Promise<void> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { LocalStateStore, isRunId } from '../../src/runs/state-store.js';
+import { LocalStateStore, isRunId, runIdBatchesIn } from '../../src/runs/state-store.js';
 import { listTree, tempDir } from '../helper.js';
 
 const newRunId = (): string => `run-${randomBytes(16).toString('hex')}`;
@@ -177,17 +177,25 @@ t.test('create writes a whole record at once, never over an existing run, and le
   t.same((await fs.readdir(root)).filter((n) => n.startsWith('.new-')), [], 'swept');
 });
 
-t.test('eachRunId gives the run ids listRunIds gives, one by one', async (t) => {
+t.test('runIdBatches gives the run ids listRunIds gives, in batches', async (t) => {
   const root = await tempDir(t, 'ferry-store-each-');
   const store = new LocalStateStore(root);
   const ids = Array.from({ length: 700 }, (_, i) => `run-${i.toString(16).padStart(32, '0')}`);
   for (const id of ids) await store.set(id, 'state', 'QUEUED');
   await fs.mkdir(path.join(root, 'not-a-run'));
   const seen: string[] = [];
-  for await (const id of store.eachRunId()) seen.push(id);
+  const sizes: number[] = [];
+  for await (const batch of store.runIdBatches()) {
+    sizes.push(batch.length);
+    seen.push(...batch);
+  }
+  t.same(sizes, [700], 'fewer than a batch: one batch');
+  const small: string[][] = [];
+  for await (const batch of runIdBatchesIn(root, 256)) small.push(batch);
+  t.same(small.map((b) => b.length), [256, 256, 188], 'batches of the size asked, the last one shorter');
   t.same(seen.sort(), (await store.listRunIds()).sort());
   t.equal(seen.length, 700, 'every run, and only runs');
   const none: string[] = [];
-  for await (const id of new LocalStateStore(path.join(root, 'nowhere')).eachRunId()) none.push(id);
+  for await (const batch of new LocalStateStore(path.join(root, 'nowhere')).runIdBatches()) none.push(...batch);
   t.same(none, [], 'a missing root gives nothing');
 });
