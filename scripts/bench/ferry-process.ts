@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { childEnv, ROOT, WES, type BenchContext } from './context.js';
-import { freePort, request, run, sleep, spawnLogged, stopChild } from './lib.js';
+import { freePort, getJson, request, run, sleep, spawnLogged, stopChild } from './lib.js';
 
 /** A file of the private build. */
 export const out = (ctx: BenchContext, p: string): string => path.join(ctx.buildDir, 'out', p);
@@ -71,6 +71,23 @@ export async function startFerry(ctx: BenchContext, name: string, workDir: strin
   const root = `http://127.0.0.1:${port}`;
   const startupMs = await waitUp(child, `${root}/engine/v1/status`, path.join(ctx.tmpRoot, `${name}.log`), t0);
   return { child, pid: child.pid!, base: root + WES, root, workDir, startupMs };
+}
+
+/**
+ * Waits until a server that has just answered is done starting: its engine probes (each engine's
+ * --version and Toil's Python, run after the first answer) have all reported in service-info, and
+ * its first standby supervisor (started half a second after the start) has had time to load. A
+ * start-up timed while another server still starts would measure the two sharing the cores.
+ */
+export async function settle(f: Ferry): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const info = await getJson<{ workflow_engine_versions: Record<string, { workflow_engine_version: string[] }> }>(`${f.base}/service-info`);
+    if (Object.values(info.workflow_engine_versions).every((v) => v.workflow_engine_version.length > 0)) break;
+    if (Date.now() > deadline) throw new Error(`${f.root}: the engine versions were still unknown after 120 s`);
+    await sleep(100);
+  }
+  await sleep(1500);
 }
 
 /** Stops a server startFerry started. */

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { RunIndex, runIndexFile } from '../../src/runs/run-index.js';
 import { LocalStateStore } from '../../src/runs/state-store.js';
 import { childEnv, log, type BenchContext } from './context.js';
-import { out, startFerry, stopFerry, type Ferry } from './ferry-process.js';
+import { out, settle, startFerry, stopFerry, type Ferry } from './ferry-process.js';
 import { getJson, median, request, rssMiB, run } from './lib.js';
 import { benchOwner, benchOwnerRunIds, benchRunId, benchTags, benchUser } from './runs-common.js';
 
@@ -134,6 +134,7 @@ async function startOwned(ctx: BenchContext, n: number, dir: string): Promise<{ 
   const digest = (t: string): string => createHash('sha256').update(t).digest('hex');
   await fs.writeFile(tokens, Array.from({ length: OWNERS }, (_, j) => `${benchUser(j)} ${digest(userToken(j))}\n`).join(''));
   const ferry = await startFerry(ctx, `list-owners-${n}`, dir, ['--auth-tokens', tokens]);
+  await settle(ferry);
   const url = `${ferry.base}/runs?page_size=100`;
   const anonymous = await request(url);
   if (anonymous.status !== 401) throw new Error(`GET /runs without a token from the server with --auth-tokens: ${anonymous.status}, expected 401`);
@@ -170,6 +171,7 @@ export async function sectionListing(ctx: BenchContext): Promise<void> {
       if (prev) await stopFerry(ctx, prev);
       const f = await startFerry(ctx, `list-${n}-${round}`, dirs.get(n)!);
       startups.get(n)!.push(f.startupMs);
+      await settle(f);
       live.set(n, f);
     }
   }
@@ -286,7 +288,7 @@ export async function sectionListing(ctx: BenchContext): Promise<void> {
   }
   ctx.notes.push(
     'listing: p50 baseline = the same requests on the smallest size, interleaved request by request with the other sizes (servers up side by side); ' +
-      'start-up, RSS and first-call baselines = an empty work folder; start-up is the median of 3 (sizes interleaved): the first reads each run index whole ' +
+      'start-up, RSS and first-call baselines = an empty work folder; start-up is the median of 3 (sizes interleaved, each server started once the one before had finished starting: its engine probes reported and its standby supervisor loaded): the first reads each run index whole ' +
       '(its snapshot removed), the others the snapshot the first wrote as it stopped; RSS per run is noise at small sizes (checked only at 100k)',
     `listing, one owner: the largest size again with its runs spread round robin over ${OWNERS} users (owner in each run's record and index line, as an authenticated submission writes them), ` +
       `served with --auth-tokens (a token for each user) and listed as ${benchUser(USER)} with a bearer token, interleaved with the sizes without authentication; ` +
