@@ -9,7 +9,7 @@ import { LocalStateStore, isRunId } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
 import { isIdentityAlive, processIdentity } from '../util/process.js';
 import { executorFor } from './executors.js';
-import { WorkflowTask } from './workflow-task.js';
+import { WorkflowTask, type EngineEvent } from './workflow-task.js';
 import { findBwrap, resolveSandbox, sandboxPolicy, type SandboxPolicy } from './sandbox.js';
 
 /** State-store key naming the supervisor process that drives a run. */
@@ -64,7 +64,11 @@ export async function superviseRun(config: FerryConfig, runId: string, logFile?:
   const engine = engineId ? await createEngine(engineId) : null;
   const reserveDirs = [wf.runDir, path.join(config.stateStore, runId)];
   const sandbox = await supervisorSandbox(config);
-  const task = engine ? new WorkflowTask(wf, engine, { cancelGraceMs: config.cancelGraceMs, reserveDirs, executor: executorFor(config, wf, sandbox) }) : null;
+  const onEngine = (e: EngineEvent): void => {
+    if (e.kind === 'started') log.info({ executor: e.executor }, 'engine started');
+    else log.info({ exit_code: e.exitCode }, 'engine ended');
+  };
+  const task = engine ? new WorkflowTask(wf, engine, { cancelGraceMs: config.cancelGraceMs, reserveDirs, executor: executorFor(config, wf, sandbox), onEngine }) : null;
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'signalled');
     if (!task) return;

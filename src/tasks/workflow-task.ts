@@ -33,7 +33,12 @@ export interface WorkflowTaskOptions {
   sandbox?: SandboxPolicy;
   /** Where the engine runs. Default: a child process here, in `sandbox`. */
   executor?: Executor;
+  /** Told when the engine has started and when it has ended (a supervisor logs both, with the time). */
+  onEngine?: (event: EngineEvent) => void;
 }
+
+/** The engine's start (its process spawned, or its job submitted) and end, as the task sees them. */
+export type EngineEvent = { kind: 'started'; executor: string } | { kind: 'ended'; exitCode: number | null };
 
 /** Name of the file that holds a run's reserve of disk space. */
 export const RESERVE_FILE = '.ferry-reserve';
@@ -139,6 +144,7 @@ export class WorkflowTask {
         const env = { ...engineEnvironment(ctx), ...this.options.env, ...command.env, [RUN_MARKER_ENV]: ctx.runId };
         execution = await executor.launch({ ctx, argv: command.argv, env });
         this.execution = execution;
+        this.options.onEngine?.({ kind: 'started', executor: executor.kind });
         // A cancel that arrived while starting.
         if (this.cancelRequested) void this.cancel();
       }
@@ -152,6 +158,7 @@ export class WorkflowTask {
 
       const end = await execution.ended;
       const exitCode = end.exitCode;
+      this.options.onEngine?.({ kind: 'ended', exitCode });
       const endTime = wesTime(new Date());
       // Side by side: the exit code and end time (independent keys, each durable on its own),
       // the engine's own after-exit step, and the reaping of whatever the engine left running.

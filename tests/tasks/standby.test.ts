@@ -50,6 +50,14 @@ t.test('a run is driven by the supervisor started ahead of it; an unused one lea
   // The supervisor logs the end just after recording it.
   const logged = await until(() => fs.readFile(path.join(workDir, runId, 'supervisor.log'), 'utf8'), (text) => /run finished/.test(text));
   t.match(logged, /run finished/, 'and logged to the run\'s supervisor.log');
+  // The engine's start and end, in order, with their times (the bench reads them).
+  const lines = logged.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; time: number; executor?: string; exit_code?: number });
+  const started = lines.find((l) => l.msg === 'engine started');
+  const ended = lines.find((l) => l.msg === 'engine ended');
+  const finished = lines.find((l) => l.msg === 'run finished');
+  t.equal(started?.executor, 'local', 'the engine\'s start is logged, with its executor');
+  t.equal(ended?.exit_code, 0, 'its end, with the exit code');
+  t.ok(started!.time <= ended!.time && ended!.time <= finished!.time, 'started ≤ ended ≤ run finished');
   const next = await until(() => standbys(workDir), (p) => p.length === 1 && p[0] !== ready);
   t.equal(next.length, 1, 'another one waits for the run after');
   t.not(next[0], ready);
