@@ -77,7 +77,7 @@ export async function sectionEngine(ctx: BenchContext): Promise<void> {
     const mf = median(r.ferry);
     const md = median(r.direct);
     ctx.rows.push({ metric: `${name} echo: POST → COMPLETE vs direct, median of ${ctx.opts.engineRuns}`, ferry: mf, baseline: md, unit: 'ms', digits: 0 });
-    ctx.rows.push({ metric: `${name} echo: time Ferry adds (vs a direct run; spread ±${spread(r.direct)} ms)`, ferry: mf - md, unit: 'ms', digits: 0 });
+    ctx.rows.push({ metric: `${name} echo: time Ferry adds (vs a direct run; the direct runs spread over ${spread(r.direct)} ms)`, ferry: mf - md, unit: 'ms', digits: 0 });
     const added = median(r.ferry.map((x, i) => x - r.engine[i]!));
     ctx.rows.push({ metric: `${name} echo: time Ferry adds around its engine, in the same run`, ferry: added, baseline: median(r.engine), unit: 'ms', digits: 0, target: '≤ 150 ms', ok: added <= 150 });
   }
