@@ -44,10 +44,34 @@ export async function buildTestApp(t: Tap, overrides: Partial<FerryConfig> = {},
   return app;
 }
 
-/** Kills every process of every run in a work folder. */
+/**
+ * Kills every process of every run in a work folder, and first the run
+ * supervisors serving it (`ferry run-task … --work-dir <workDir>`): they
+ * outlive the server by design, and one whose engine is killed would go on
+ * writing the run's end into the folder while the test removes it.
+ */
 export async function killAllRuns(workDir: string): Promise<void> {
+  for (const pid of await supervisorsOf(workDir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
   const entries = await fs.readdir(workDir).catch(() => [] as string[]);
   await Promise.all(entries.filter((e) => e.startsWith('run-')).map((runId) => killRunProcesses(runId, path.join(workDir, runId))));
+}
+
+/** Pids of the run supervisors (standby or not) started for `workDir`, from /proc. */
+export async function supervisorsOf(workDir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const argv = await fs.readFile(`/proc/${name}/cmdline`, 'utf8').then((s) => s.split('\0'), () => [] as string[]);
+    const at = argv.indexOf('--work-dir');
+    if (argv.includes('run-task') && at >= 0 && argv[at + 1] === workDir) pids.push(Number(name));
+  }
+  return pids;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import { TASK_KEY } from '../../src/tasks/supervisor.js';
 import { findRunProcesses } from '../../src/tasks/run-processes.js';
-import { buildTestApp, submit, waitForState, workflowsDir } from '../helper.js';
+import { buildTestApp, submit, supervisorsOf, waitForState, workflowsDir } from '../helper.js';
 
 // The server keeps one supervisor started ahead of the next run
 // (`ferry run-task --standby`), so a run's start does not wait for a process
@@ -43,6 +43,7 @@ t.test('a run is driven by the supervisor started ahead of it; an unused one lea
   const workDir = app.ferry.config.workDir;
   const [ready] = await until(() => standbys(workDir), (p) => p.length === 1);
   t.ok(ready, 'one supervisor waits for the next run');
+  t.ok((await supervisorsOf(workDir)).includes(ready!), 'the teardown helper finds it among the supervisors of the work folder');
   const runId = await echo(t, app);
   t.equal(await waitForState(t, app, runId), 'COMPLETE');
   const owner = await app.ferry.store.get(runId, TASK_KEY);
