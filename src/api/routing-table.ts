@@ -13,6 +13,11 @@ interface Route {
   names: string[];
   /** Literal characters: the more, the more specific. */
   literal: number;
+  /** Slashes in a path it matches: exactly this many, or at least this many with a rest-of-path parameter. */
+  slashes: number;
+  rest: boolean;
+  /** How a path it matches ends ('/status'), when its last segment is literal; else ''. */
+  tail: string;
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'];
@@ -48,7 +53,15 @@ export class RoutingTable {
           return rest.has(name) ? '(.+)' : '([^/]+)';
         })
         .join('');
-      const route: Route = { operation, pattern: names.length ? new RegExp(`^${source}$`) : null, names, literal: operation.path.replace(/\{[^}]+\}/g, '').length };
+      const route: Route = {
+        operation,
+        pattern: names.length ? new RegExp(`^${source}$`) : null,
+        names,
+        literal: operation.path.replace(/\{[^}]+\}/g, '').length,
+        slashes: slashesIn(operation.path),
+        rest: rest.size > 0,
+        tail: /\/[^/{}]+$/.exec(operation.path)?.[0] ?? '',
+      };
       if (route.pattern) this.templated.push(route);
       else this.exact.set(operation.path, [...(this.exact.get(operation.path) ?? []), route]);
     }
@@ -65,7 +78,10 @@ export class RoutingTable {
       if (route.operation.method === lower) return { kind: 'found', operation: route.operation, params: {} };
       matched = true;
     }
+    // A template parameter takes no slash (but a rest-of-path one): a template with another number of them cannot match.
+    const slashes = slashesIn(path);
     for (const route of this.templated) {
+      if ((route.rest ? slashes < route.slashes : slashes !== route.slashes) || !path.endsWith(route.tail)) continue;
       if (route.operation.method !== lower) {
         // Only a path of another method's route: remembered for the 405 (tested only until one is found).
         if (!matched && route.pattern!.test(path)) matched = true;
@@ -89,6 +105,12 @@ export class RoutingTable {
     if (allowed.has('GET')) allowed.add('HEAD');
     return { kind: 'no-method', allow: METHODS.filter((m) => allowed.has(m)) };
   }
+}
+
+function slashesIn(path: string): number {
+  let n = 0;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) n++;
+  return n;
 }
 
 /** `decodeURIComponent`, skipped for a value with no escape in it. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ActiveRuns } from '../runs/active-runs.js';
 import type { RunDeletions } from '../runs/run-deletion.js';
 import type { RunIndex } from '../runs/run-index.js';
-import { isTerminal, type State } from '../runs/state-machine.js';
+import { isTerminal, WorkflowStateMachine, type State } from '../runs/state-machine.js';
 import { isRunId, type StateStore } from '../runs/state-store.js';
 import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
@@ -50,17 +50,42 @@ export class RunLifecycle {
    * not show.
    */
   async existing(runId: string, caller: Caller): Promise<ToilWorkflow> {
-    if (!isRunId(runId) || this.deps.deletions.isDeleting(runId)) throw new WorkflowNotFoundError(runId);
+    const known = this.known(runId, caller);
+    if (known) return known;
     const wf = this.workflow(runId);
-    // The index holds only runs that have a state, with their owner; anything else is looked up.
-    const entry = this.deps.index.get(runId);
-    if (entry) {
-      if (!maySee(caller, entry.owner)) throw new WorkflowNotFoundError(runId);
-      return wf;
-    }
     if (!(await wf.exists())) throw new WorkflowNotFoundError(runId);
     if (caller !== null && !maySee(caller, await wf.get(RunKeys.owner))) throw new WorkflowNotFoundError(runId);
     return wf;
+  }
+
+  /**
+   * {@link existing} as far as memory tells, with no read of the store: the
+   * run when the index holds it (the common case), undefined when only the
+   * store can tell, or the same 404.
+   */
+  known(runId: string, caller: Caller): ToilWorkflow | undefined {
+    return this.visible(runId, caller) ? this.workflow(runId) : undefined;
+  }
+
+  /**
+   * The state a run ended in, when memory tells it (the index, or a read
+   * before) and `caller` may see the run; undefined when only the store can
+   * tell. A run `caller` may not see, or none, is the 404 of {@link existing}.
+   * What the poll every client makes costs when its run has ended: no object, no promise.
+   */
+  knownFinalState(runId: string, caller: Caller): State | undefined {
+    if (!this.visible(runId, caller)) return undefined;
+    return this.deps.index.finalStateOf(runId) ?? WorkflowStateMachine.knownFinal(this.deps.store, runId);
+  }
+
+  /** Whether the index holds a run `caller` may see (false: only the store can tell); the 404 for one that is not there to see. */
+  private visible(runId: string, caller: Caller): boolean {
+    if (!isRunId(runId) || this.deps.deletions.isDeleting(runId)) throw new WorkflowNotFoundError(runId);
+    // The index holds only runs that have a state, with their owner; anything else is looked up.
+    const owner = this.deps.index.ownerOf(runId);
+    if (owner === null) return false;
+    if (!maySee(caller, owner || undefined)) throw new WorkflowNotFoundError(runId);
+    return true;
   }
 
   /**

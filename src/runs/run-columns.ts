@@ -180,6 +180,12 @@ export class RunColumns {
     return { state, ...(start === undefined ? {} : { start_time: start }), ...(end === undefined ? {} : { end_time: end }) };
   }
 
+  /** The slot's owner, '' for none. */
+  ownerOf(slot: number): string {
+    const owner = this.owner[slot]!;
+    return owner === 0 ? '' : this.owners[owner]!;
+  }
+
   entry(slot: number): IndexEntry {
     const owner = this.owner[slot]!;
     const final = this.final(slot);

@@ -302,6 +302,22 @@ export class RunIndex {
   }
 
   /**
+   * Whether the index holds the run, and whose it is: null when it does not,
+   * else its owner ('' for a run of nobody in particular). What a lookup of
+   * a run on every request needs, with no entry built (no times decoded).
+   */
+  ownerOf(runId: string): string | null {
+    const slot = this.cols.ids.get(runId);
+    return slot === undefined ? null : this.cols.ownerOf(slot);
+  }
+
+  /** The state the run ended in, when the index has seen it end. */
+  finalStateOf(runId: string): State | undefined {
+    const slot = this.cols.ids.get(runId);
+    return slot === undefined ? undefined : this.cols.finalState(slot);
+  }
+
+  /**
    * Appends a run. Adds made while another is being written are written
    * together by the next flush (one append for all of them, no lock), so
    * concurrent submissions do not queue one by one. O_APPEND keeps each

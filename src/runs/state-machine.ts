@@ -73,6 +73,11 @@ export class WorkflowStateMachine {
     return c;
   }
 
+  /** A run's final state when this process has read it, without reading the store; else undefined. */
+  static knownFinal(store: StateStore, runId: string): State | undefined {
+    return WorkflowStateMachine.terminalCache.get(store)?.get(runId);
+  }
+
   /** The run's state now; UNKNOWN when the store has no record of it. */
   async getCurrentState(): Promise<State> {
     const cached = this.cache.get(this.runId);

@@ -35,6 +35,8 @@ async function waitForState(t: Test, app: FastifyInstance, runId: string, states
     const res = await call(t, app, { method: 'GET', url: `/ga4gh/wes/v1/runs/${runId}/status`, headers });
     if (res.statusCode !== 200) throw new Error(`status of ${runId}: ${res.statusCode} ${res.body}`);
     state = (res.json() as { state: string }).state;
+    // Written by hand on the server: exactly the text JSON.stringify gives, whichever way the state was found.
+    t.equal(res.body, JSON.stringify({ run_id: runId, state }), 'the status, as JSON.stringify writes it');
     if (states.includes(state)) return state;
     await new Promise((r) => setTimeout(r, 100));
   }
