@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FerryConfig } from '../config/config.js';
@@ -83,7 +83,7 @@ export class RunSubmission {
         stage.writeKept(`${stage.executionDir}/wes_inputs.json`, stringifyExact(accepted.params, 2) + '\n'),
       ]);
 
-      runId = `run-${randomBytes(16).toString('hex')}`;
+      runId = `run-${randomHex(16)}`;
       const wf = new ToilWorkflow(config.workDir, store, runId);
       const record = ToilWorkflow.initialRecord({
         [RunKeys.engine]: accepted.engine.id,

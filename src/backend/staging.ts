@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -29,7 +29,7 @@ export class Staging {
   ) {}
 
   static async create(workDir: string): Promise<Staging> {
-    const dir = path.join(stagingRoot(workDir), `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    const dir = path.join(stagingRoot(workDir), `${Date.now()}-${randomHex(8)}`);
     const executionDir = path.join(dir, 'execution');
     try {
       await inFolder(stagingRoot(workDir), () => fs.mkdir(dir));

@@ -1,7 +1,7 @@
 import type { Dir } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { LRUCache } from 'lru-cache';
 import { atomicFileCreate, inFolder, syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
@@ -226,7 +226,7 @@ export class LocalStateStore implements StateStore {
     check(runId);
     for (const key of Object.keys(record)) check(runId, key);
     const durable = opts.durable ?? true;
-    const tmp = path.join(this.root, `${INCOMPLETE_PREFIX}${runId}.${randomBytes(6).toString('hex')}`);
+    const tmp = path.join(this.root, `${INCOMPLETE_PREFIX}${runId}.${randomHex(6)}`);
     const discard = (): Promise<void> => fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     await inFolder(this.root, () => fs.mkdir(tmp));
     try {

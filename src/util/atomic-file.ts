@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random.js';
 import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -34,7 +34,7 @@ export async function atomicFileCreate(
   const base = path.basename(filePath).slice(0, MAX_BASE_IN_TEMP);
   // The leading dot keeps half-written files out of casual listings; pid and
   // random bytes keep concurrent writers (threads or processes) apart.
-  const tmp = path.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = path.join(dir, `.${base}.${process.pid}.${randomHex(6)}.tmp`);
 
   let handle: FileHandle | undefined;
   try {

@@ -22,7 +22,8 @@
  * lock is replaced at once by the next rename (rename(2) may replace an empty
  * folder); it cannot be one of ours, which always hold their owner file.
  */
-import { randomBytes, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomBase64url } from './random.js';
 import { lstat, mkdir, readFile, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
@@ -351,5 +352,5 @@ function ownStartTime(): Promise<string | null> {
 }
 
 function randomToken(): string {
-  return randomBytes(9).toString('base64url');
+  return randomBase64url(9);
 }
