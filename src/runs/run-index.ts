@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LineTail } from '../util/line-tail.js';
+import { addMissingRuns } from './index-missing.js';
 import type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
 import { appendDeleted, appendFinal, isStringRecord } from './index-file.js';
 import { readSnapshot, removeStaleSnapshotTemps, SNAPSHOT_AFTER_LINES, SNAPSHOT_DELAY_MS, writeSnapshot, type RunIndexOptions, type Snapshot } from './index-snapshot.js';
@@ -8,7 +9,6 @@ import { OPEN, RunColumns, T_NONE, T_STRING } from './run-columns.js';
 import { RunLists, type RunFilter } from './run-lists.js';
 import { isRunId, type StateStore } from './state-store.js';
 import { isTerminal, type State } from './state-machine.js';
-import { RunKeys } from './workflow.js';
 
 export type { FinalSummary, IndexEntry, IndexFacts } from './index-entry.js';
 export type { RunFilter } from './run-lists.js';
@@ -81,19 +81,7 @@ export class RunIndex {
       if (snapshot) index.restore(snapshot);
     }
     await index.refresh();
-    const missing: string[] = [];
-    for await (const batch of store.runIdBatches()) for (const id of batch) if (!index.cols.ids.has(id)) missing.push(id);
-    if (missing.length > 0) {
-      const withTimes = await Promise.all(
-        missing.map(async (id) => ({ id, at: (await store.get(id, RunKeys.submittedAt)) ?? '', exists: await store.has(id) })),
-      );
-      withTimes.sort((a, b) => a.at.localeCompare(b.at));
-      for (const m of withTimes) {
-        if (!m.exists) continue;
-        const facts = await readFacts(m.id).catch((): IndexFacts => ({ tags: {} }));
-        await index.add(m.id, facts.tags, facts.owner);
-      }
-    }
+    await addMissingRuns(index, store, readFacts);
     return index;
   }
 
