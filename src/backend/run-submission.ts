@@ -1,4 +1,3 @@
-import { randomHex } from '../util/random.js';
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FerryConfig } from '../config/config.js';
@@ -18,6 +17,7 @@ import { Staging } from './staging.js';
 import type { WorkflowAllowList } from './workflow-allow-list.js';
 import { acceptSubmission, type SubmissionFields } from './submission.js';
 import { stringifyExact } from '../util/exact-json.js';
+import { randomHex } from '../util/random.js';
 
 export interface RunSubmissionDeps {
   config: FerryConfig;

@@ -1,4 +1,3 @@
-import { randomHex } from '../util/random.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -6,6 +5,7 @@ import { JOURNAL_MAX_BYTES } from '../runs/submission-journal.js';
 import { inFolder, syncDir, syncDirShared, syncFile } from '../util/atomic-file.js';
 import { errnoCode, MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
 import { checkRelativeName } from '../util/path-safety.js';
+import { randomHex } from '../util/random.js';
 
 /**
  * A submission's folder while it is being received and validated. It lives

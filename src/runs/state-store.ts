@@ -1,12 +1,12 @@
 import type { Dir } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomHex } from '../util/random.js';
 import { LRUCache } from 'lru-cache';
 import { atomicFileCreate, inFolder, syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
 import { errnoCode } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
+import { randomHex } from '../util/random.js';
 
 /** Run ids are `run-` and 32 hex digits; nothing else ever names a folder. */
 const RUN_ID_PATTERN = /^run-[0-9a-f]{32}$/;

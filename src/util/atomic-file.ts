@@ -1,7 +1,7 @@
-import { randomHex } from './random.js';
 import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
+import { randomHex } from './random.js';
 
 /** Options for {@link atomicFileCreate}. */
 export interface AtomicFileOptions {

@@ -23,7 +23,6 @@
  * folder); it cannot be one of ours, which always hold their owner file.
  */
 import { createHash } from 'node:crypto';
-import { randomBase64url } from './random.js';
 import { lstat, mkdir, readFile, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
@@ -31,6 +30,7 @@ import { LRUCache } from 'lru-cache';
 import { inFolder } from './atomic-file.js';
 import { errnoCode } from './errors.js';
 import { readProcStat } from './process.js';
+import { randomBase64url } from './random.js';
 
 /** Options for {@link withGlobalMutex}. */
 export interface GlobalMutexOptions {
