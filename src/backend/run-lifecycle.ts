@@ -50,21 +50,13 @@ export class RunLifecycle {
    * not show.
    */
   async existing(runId: string, caller: Caller): Promise<ToilWorkflow> {
-    const known = this.known(runId, caller);
-    if (known) return known;
+    // Checked first: an id that is not a run id is a 404 before anything is made of it.
+    const inIndex = this.visible(runId, caller);
     const wf = this.workflow(runId);
+    if (inIndex) return wf;
     if (!(await wf.exists())) throw new WorkflowNotFoundError(runId);
     if (caller !== null && !maySee(caller, await wf.get(RunKeys.owner))) throw new WorkflowNotFoundError(runId);
     return wf;
-  }
-
-  /**
-   * {@link existing} as far as memory tells, with no read of the store: the
-   * run when the index holds it (the common case), undefined when only the
-   * store can tell, or the same 404.
-   */
-  known(runId: string, caller: Caller): ToilWorkflow | undefined {
-    return this.visible(runId, caller) ? this.workflow(runId) : undefined;
   }
 
   /**
@@ -78,7 +70,10 @@ export class RunLifecycle {
     return this.deps.index.finalStateOf(runId) ?? WorkflowStateMachine.knownFinal(this.deps.store, runId);
   }
 
-  /** Whether the index holds a run `caller` may see (false: only the store can tell); the 404 for one that is not there to see. */
+  /**
+   * Whether the index holds a run `caller` may see, with no read of the store
+   * (false: only the store can tell); the 404 for one that is not there to see.
+   */
   private visible(runId: string, caller: Caller): boolean {
     if (!isRunId(runId) || this.deps.deletions.isDeleting(runId)) throw new WorkflowNotFoundError(runId);
     // The index holds only runs that have a state, with their owner; anything else is looked up.
