@@ -4,12 +4,18 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { listenMetrics } from './api/metrics.js';
 import { authConfigured, ConfigError, isLoopbackHost, type FerryConfig } from './config/config.js';
+import { withYoungGenerationHeld } from './util/young-generation.js';
 
 /**
  * Starts the server and stops it gracefully on SIGTERM/SIGINT: no new
  * connections, requests in flight finish, then the process exits 0.
  */
 export async function serve(config: FerryConfig): Promise<FastifyInstance> {
+  // The start's reading of every stored run must not leave the heap sized for it (see withYoungGenerationHeld).
+  return withYoungGenerationHeld(() => start(config));
+}
+
+async function start(config: FerryConfig): Promise<FastifyInstance> {
   const app = await buildApp(config);
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {
