@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import { groupLiving, signalQuietly } from '../util/process.js';
+import { readProcStatSync, signalQuietly, type TreeLeftovers } from '../util/process.js';
 import type { EngineLaunch, Execution, ExecutionEnd, Executor } from './executor.js';
-import { findRunProcessesSync, killRunProcesses } from './run-processes.js';
+import { killRunProcesses, runLeftoversSync } from './run-processes.js';
 import { prepareRunFolder, sandboxCommand, sandboxedLeader, type SandboxPolicy } from './sandbox.js';
 
 export class LocalExecutor implements Executor {
@@ -37,8 +37,10 @@ export class LocalExecutor implements Executor {
       exit.catch(() => undefined);
       await Promise.race([once(child, 'spawn'), once(child, 'error').then(([err]) => Promise.reject(err as Error))]);
       const pgid = child.pid!;
+      // Its start time, which every process of the run starts at or after (unknown if it is gone already: 0, all looked at).
+      const since = Number(readProcStatSync(pgid)?.startTime ?? 0);
       const ended = exit.then(([code, signal]): ExecutionEnd => ({ kind: 'exited', exitCode: code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0) }));
-      return new LocalExecution(ctx.runId, ctx.runDir, pgid, sandbox?.kind === 'bwrap', ended);
+      return new LocalExecution(ctx.runId, ctx.runDir, pgid, since, sandbox?.kind === 'bwrap', ended);
     } finally {
       await stdout.close();
       await stderr.close();
@@ -57,6 +59,8 @@ class LocalExecution implements Execution {
     private readonly runId: string,
     private readonly runDir: string,
     private readonly pgid: number,
+    /** When the engine's leader started (clock ticks since boot): nothing of the run started before. */
+    private readonly since: number,
     private readonly sandboxed: boolean,
     readonly ended: Promise<ExecutionEnd>,
   ) {}
@@ -83,14 +87,16 @@ class LocalExecution implements Execution {
    */
   async reap(graceMs: number): Promise<void> {
     const pgid = this.pgid;
-    const stragglers = findRunProcessesSync(this.runId, this.runDir);
-    if (!groupLiving(pgid) && stragglers.length === 0) return;
+    const left = (): TreeLeftovers => runLeftoversSync(this.runId, this.runDir, pgid, this.since);
+    const first = left();
+    if (!first.groupLiving && first.strays.length === 0) return;
     signalQuietly(-pgid, 'SIGTERM');
-    for (const pid of stragglers) signalQuietly(pid, 'SIGTERM');
+    for (const pid of first.strays) signalQuietly(pid, 'SIGTERM');
     const deadline = Date.now() + Math.min(graceMs, 3000);
     for (let delay = 10; Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
       await new Promise((r) => setTimeout(r, delay));
-      if (!groupLiving(pgid) && findRunProcessesSync(this.runId, this.runDir).length === 0) return;
+      const now = left();
+      if (!now.groupLiving && now.strays.length === 0) return;
     }
     await this.kill();
   }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RunContext } from '../engines/engine.js';
-import { findProcessesByEnv, findProcessesByEnvSync, processGroup, signalQuietly } from '../util/process.js';
+import { findProcessesByEnv, processGroup, signalQuietly, treeLeftoversSync, type TreeLeftovers } from '../util/process.js';
 
 /** Environment variable that marks every process of a run, however far it strays. */
 export const RUN_MARKER_ENV = 'FERRY_RUN_ID';
@@ -53,9 +53,13 @@ export function findRunProcesses(runId: string, runDir: string): Promise<number[
   return findProcessesByEnv(...runMarks(runId, runDir));
 }
 
-/** {@link findRunProcesses} in one synchronous pass (see findProcessesByEnvSync). */
-export function findRunProcessesSync(runId: string, runDir: string): number[] {
-  return findProcessesByEnvSync(...runMarks(runId, runDir));
+/**
+ * What is left of a run once its engine's leader (group `pgid`, started at
+ * `since` in clock ticks since boot) has exited, in one synchronous pass
+ * (see treeLeftoversSync): its group, and the run's processes that left it.
+ */
+export function runLeftoversSync(runId: string, runDir: string, pgid: number, since: number): TreeLeftovers {
+  return treeLeftoversSync(pgid, since, ...runMarks(runId, runDir));
 }
 
 function runMarks(runId: string, runDir: string): [string[], string[]] {

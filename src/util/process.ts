@@ -121,36 +121,6 @@ export async function findProcessesByEnv(exact: readonly string[], prefixes: rea
   return found;
 }
 
-/**
- * {@link findProcessesByEnv} in one synchronous pass: for the end of a run,
- * where a few dozen small reads from memory cost less than their round trips
- * through libuv's four threads, which the run's last state writes wait for.
- */
-export function findProcessesByEnvSync(exact: readonly string[], prefixes: readonly string[] = []): number[] {
-  const exacts = exact.map((e) => Buffer.from(e + '\0'));
-  const starts = prefixes.map((p) => Buffer.from(p));
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  const found: number[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid || pid === 1) continue;
-    let env: Buffer;
-    try {
-      env = readFileSync(`/proc/${pid}/environ`);
-    } catch {
-      continue; // gone already, or not ours to read
-    }
-    if (matchesEnv(env, exacts, starts)) found.push(pid);
-  }
-  return found;
-}
-
 function matchesEnv(env: Buffer, exacts: readonly Buffer[], starts: readonly Buffer[]): boolean {
   let at = 0;
   while (at < env.length) {
@@ -188,30 +158,59 @@ export function groupAlive(pgid: number): boolean {
   }
 }
 
+/** What is left of a process tree once its leader has exited (see {@link treeLeftoversSync}). */
+export interface TreeLeftovers {
+  /** Whether a member of the leader's group still runs (a zombie does not count: the init process of a bubblewrap sandbox, left behind when bubblewrap exits, is handed to the machine's init, which may collect it much later, over a second under load). */
+  groupLiving: boolean;
+  /** Live processes outside the group whose environment matches. */
+  strays: number[];
+}
+
 /**
- * Whether a process group has a member that still runs. Unlike
- * {@link groupAlive}, a member that has exited and only waits for its parent
- * to collect it (a zombie) does not count: the init process of a bubblewrap
- * sandbox, left behind when bubblewrap exits, is handed to the machine's
- * init, which may collect it much later (over a second under load). Without
- * /proc, the same as groupAlive.
+ * In one synchronous pass over /proc (a few hundred small reads from memory,
+ * where a round trip through libuv's threads each would hold up the run's
+ * last state writes queued behind them), for the end of a run: its
+ * leader's group, and the
+ * processes that left the group but carry the run's marks. A process's
+ * environment is read only when it started no earlier than the leader
+ * (`since`: the leader's start time, field 22): only those can descend from
+ * it. Reading an environment waits for the process's memory map, which a
+ * busy process (a runtime collecting garbage) holds for milliseconds at a
+ * time, so on a busy machine reading every process's cost a hundred
+ * milliseconds and more at the end of each run. Without /proc: the group
+ * as groupAlive tells, no strays.
  */
-export function groupLiving(pgid: number): boolean {
-  if (!groupAlive(pgid)) return false;
+export function treeLeftoversSync(pgid: number, since: number, exact: readonly string[], prefixes: readonly string[] = []): TreeLeftovers {
+  const exacts = exact.map((e) => Buffer.from(e + '\0'));
+  const starts = prefixes.map((p) => Buffer.from(p));
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return true;
+    return { groupLiving: groupAlive(pgid), strays: [] };
   }
-  // Read in one go, synchronously: a few hundred small reads from memory, where one round trip
-  // through libuv's four threads each would hold up the run's state writes queued behind them.
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const s = readProcStatSync(Number(e));
-    if (s !== null && s.pgid === pgid && s.state !== 'Z' && s.state !== 'X') return true;
+  let living = false;
+  const strays: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid || pid === 1) continue;
+    const stat = readProcStatSync(pid);
+    if (stat === null || stat.state === 'Z' || stat.state === 'X') continue;
+    if (stat.pgid === pgid) {
+      living = true;
+      continue;
+    }
+    if (exacts.length + starts.length === 0 || Number(stat.startTime) < since) continue;
+    let env: Buffer;
+    try {
+      env = readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue; // gone already, or not ours to read
+    }
+    if (matchesEnv(env, exacts, starts)) strays.push(pid);
   }
-  return false;
+  return { groupLiving: living, strays };
 }
 
 /**

@@ -203,3 +203,21 @@ t.test('cancel reaches the engine inside the sandbox, and no process of the run 
     });
   }
 });
+
+t.test('a process a tool leaves behind, in a session of its own, is gone when the run ends', async (t) => {
+  for (const sandbox of ['bwrap', 'none'] as const) {
+    t.test(`sandbox ${sandbox}`, async (t) => {
+      const l = await layout(t);
+      const app = await buildTestApp(t, { ...l.config, sandbox });
+      const res = await submit(t, app, {
+        workflow_type: 'CWL', workflow_type_version: 'v1.0', workflow_url: 'snoop.cwl', workflow_engine: 'cwltool',
+        workflow_params: JSON.stringify({ script: 'setsid sleep 300 </dev/null >/dev/null 2>&1 & echo left=yes' }),
+      }, [{ filename: 'snoop.cwl', content: await fs.readFile(path.join(workflowsDir, 'snoop', 'snoop.cwl')) }]);
+      t.equal(res.statusCode, 200, res.body);
+      const runId = (res.json() as { run_id: string }).run_id;
+      t.equal(await waitForState(t, app, runId), 'COMPLETE');
+      t.match(await fs.readFile(await outputFile(t, app, runId, 'report'), 'utf8'), /left=yes/, 'the tool started it');
+      t.same(await findRunProcesses(runId, path.join(l.config.workDir!, runId)), [], 'nothing of the run runs on once it is COMPLETE');
+    });
+  }
+});

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { findProcessesByEnv, findProcessesByEnvSync, groupAlive, groupLiving, isIdentityAlive, processGroup, processIdentity, readProcStat, readProcStatSync } from '../../src/util/process.js';
+import { findProcessesByEnv, groupAlive, isIdentityAlive, processGroup, processIdentity, readProcStat, readProcStatSync, treeLeftoversSync } from '../../src/util/process.js';
 import { tempDir } from '../helper.js';
 
 const hasProc = await fs.readFile('/proc/self/stat', 'utf8').then(() => true, () => false);
@@ -59,7 +59,7 @@ t.test('process identities', { skip: !hasProc && 'needs /proc' }, async (t) => {
   t.ok(await isIdentityAlive(`another-host:${boot}:${pid}:1`), 'another host cannot be checked: alive');
 });
 
-t.test('groupLiving: a group left with only a zombie has ended; one with a running member has not', { skip: !hasProc && 'needs /proc' }, async (t) => {
+t.test('treeLeftoversSync: a group left with only a zombie has ended; one with a running member has not', { skip: !hasProc && 'needs /proc' }, async (t) => {
   // With job control, the background `sleep 1` gets a group of its own; the shell then becomes
   // `sleep 30`, which never collects it once it exits: a zombie alone in its group, as a
   // sandbox's init can be. (It outlives the shell's exec by far, so the shell cannot collect it.)
@@ -67,29 +67,35 @@ t.test('groupLiving: a group left with only a zombie has ended; one with a runni
   t.teardown(() => void child.kill('SIGKILL'));
   const [line] = (await once(child.stdout!, 'data')) as [Buffer];
   const zombie = Number(line.toString().trim());
-  t.ok(groupLiving(zombie), 'while the member runs, its group lives');
+  const living = (pgid: number): boolean => treeLeftoversSync(pgid, 0, []).groupLiving;
+  t.ok(living(zombie), 'while the member runs, its group lives');
   for (let i = 0; i < 1000 && (await readProcStat(zombie))?.state !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal((await readProcStat(zombie))?.state, 'Z', 'the member has exited and is not collected');
   t.ok(groupAlive(zombie), 'kill(-pgid, 0) still finds the group');
-  t.notOk(groupLiving(zombie), 'but no member of it runs');
-  t.ok(groupLiving(await processGroup(child.pid!).then((g) => g!)), 'the group of the running sleep lives');
+  t.notOk(living(zombie), 'but no member of it runs');
+  t.ok(living(await processGroup(child.pid!).then((g) => g!)), 'the group of the running sleep lives');
   child.kill('SIGKILL');
   await once(child, 'exit');
-  t.notOk(groupLiving(zombie), 'a group that is gone does not live either');
+  t.notOk(living(zombie), 'a group that is gone does not live either');
 });
 
-t.test('findProcessesByEnvSync finds what findProcessesByEnv finds', { skip: !hasProc && 'needs /proc' }, async (t) => {
+t.test('treeLeftoversSync finds the marked processes outside the group that started since the leader, as findProcessesByEnv finds them', { skip: !hasProc && 'needs /proc' }, async (t) => {
   const mark = `FERRY_TEST_MARK=${process.pid}-${Date.now()}`;
   const [name, value] = mark.split('=') as [string, string];
-  const child = spawn('sleep', ['30'], { stdio: 'ignore', env: { ...process.env, [name]: value } });
+  const child = spawn('sleep', ['30'], { stdio: 'ignore', detached: true, env: { ...process.env, [name]: value } });
   t.teardown(() => void child.kill('SIGKILL'));
   await once(child, 'spawn');
   // The environment is in /proc once the child has exec'd sleep.
   for (let i = 0; i < 500 && (await findProcessesByEnv([mark])).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.same(await findProcessesByEnv([mark]), [child.pid], 'async: the marked child');
-  t.same(findProcessesByEnvSync([mark]), [child.pid], 'sync: the same');
-  t.same(findProcessesByEnvSync([`${mark}x`], [`${mark}-`]), [], 'neither a longer exact entry nor an unmatched prefix');
+  const started = Number((await readProcStat(child.pid!))!.startTime);
+  const ownGroup = (await processGroup(process.pid))!;
+  t.same(treeLeftoversSync(ownGroup, started, [mark]), { groupLiving: true, strays: [child.pid] }, 'started as the leader did: found, outside this group (which lives)');
+  t.same(treeLeftoversSync(ownGroup, 0, [], [`${name}=${process.pid}-`]).strays, [child.pid], 'by a prefix too');
+  t.same(treeLeftoversSync(ownGroup, started + 1, [mark]).strays, [], 'started before the leader: not one of its tree, not looked at');
+  t.same(treeLeftoversSync(ownGroup, 0, [`${mark}x`], [`${mark}-`]).strays, [], 'neither a longer exact entry nor an unmatched prefix');
+  t.same(treeLeftoversSync(child.pid!, 0, [mark]), { groupLiving: true, strays: [] }, 'in the group asked about: a member, not a stray');
   child.kill('SIGKILL');
   await once(child, 'exit');
-  t.same(findProcessesByEnvSync([mark]), [], 'gone once it has exited');
+  t.same(treeLeftoversSync(ownGroup, 0, [mark]).strays, [], 'gone once it has exited');
 });
