@@ -85,6 +85,13 @@ export interface StateStore {
    */
   update(runId: string, key: string, fn: (current: string | null) => string | null): Promise<string | null>;
   /**
+   * Writes `key` only if the run has none yet, in one atomic step that needs
+   * no lock; returns the value now stored (`value`, or the one that was
+   * there). For a key that is written once and read by many, such as who
+   * drives a run.
+   */
+  createKey(runId: string, key: string, value: string): Promise<string>;
+  /**
    * Creates a run's record with its first keys, all at once: readers see
    * either no run or all of them. Fails if the run exists.
    */
@@ -206,6 +213,30 @@ export class LocalStateStore implements StateStore {
       await atomicFileCreate(file, next);
       return next;
     });
+  }
+
+  /**
+   * The value goes into a temporary file (flushed), which is then linked
+   * under the key's name: link(2) refuses a name that exists, so of two
+   * writers exactly one wins, and a reader sees no key or the whole value.
+   * A key held by the first record counts as there.
+   */
+  async createKey(runId: string, key: string, value: string): Promise<string> {
+    const file = this.file(runId, key);
+    const held = await this.get(runId, key);
+    if (held !== null) return held;
+    const tmp = path.join(path.dirname(file), `.${key}.${process.pid}.${randomHex(6)}.tmp`);
+    try {
+      await writeFileDurable(tmp, value);
+      await fs.link(tmp, file);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      return (await this.get(runId, key)) ?? value;
+    } finally {
+      await fs.unlink(tmp).catch(() => undefined);
+    }
+    await syncDir(path.dirname(file));
+    return value;
   }
 
   async create(runId: string, record: Record<string, string>): Promise<void> {

@@ -44,7 +44,7 @@ export async function superviseRun(config: FerryConfig, runId: string, logFile?:
   const me = processIdentity();
   let claimed: string | null;
   try {
-    claimed = await store.update(runId, TASK_KEY, (current) => (current === null ? me : null));
+    claimed = await store.createKey(runId, TASK_KEY, me);
     // A supervisor that died left its claim: a run whose job outlives supervisors (Slurm) is taken over.
     if (claimed !== me && claimed !== null && config.executor === 'slurm' && !(await isIdentityAlive(claimed))) {
       const dead = claimed;

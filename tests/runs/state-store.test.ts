@@ -152,6 +152,21 @@ t.test('update is a compare-and-set across store objects', async (t) => {
   t.equal(await stores[0]!.get(run, 'counter'), String(increments), 'no lost update');
 });
 
+t.test('createKey: of writers racing for a new key exactly one wins, and everyone is told its value', async (t) => {
+  const { root } = await sandbox(t);
+  const run = newRunId();
+  await new LocalStateStore(root).create(run, { state: 'QUEUED', engine: 'cwltool' });
+  const stores = [new LocalStateStore(root), new LocalStateStore(root), new LocalStateStore(root)];
+  const told = await Promise.all(Array.from({ length: 30 }, (_, i) => stores[i % stores.length]!.createKey(run, 'task', `writer-${i}`)));
+  const winner = told[0]!;
+  t.match(winner, /^writer-\d+$/);
+  t.same(new Set(told), new Set([winner]), 'all 30 are told the one value stored');
+  t.equal(await new LocalStateStore(root).get(run, 'task'), winner, 'and it is what the store holds');
+  t.equal(await stores[1]!.createKey(run, 'task', 'late'), winner, 'a later writer changes nothing');
+  t.equal(await stores[2]!.createKey(run, 'engine', 'toil'), 'cwltool', 'a key of the first record counts as there');
+  t.same((await fs.readdir(path.join(root, run))).filter((n) => n.endsWith('.tmp')), [], 'no temp file left');
+});
+
 t.test('create writes a whole record at once, never over an existing run, and leaves nothing when refused', async (t) => {
   const { root, store } = await sandbox(t);
   const id = newRunId();
