@@ -75,14 +75,36 @@ interface Mount {
 /** Ordering of mounts at the same path: a mask goes over a read-only bind, a run's own folder over both. */
 const RANK: Record<Mount['kind'], number> = { ro: 0, mask: 1, dir: 2, rw: 3 };
 
+/** What a sandbox shows of the machine, the same for every run: bubblewrap's first flags, and the mounts of the system, allowed roots and hidden places. */
+interface MachineView {
+  args: readonly string[];
+  /** Folders every run can read. */
+  readable: readonly string[];
+  mounts: readonly Mount[];
+}
+
+/** Views looked at ahead of a run (see {@link warmSandbox}), each for the one next command. */
+const warmed = new WeakMap<SandboxPolicy, Promise<MachineView>>();
+
 /**
- * The command that runs `argv` in the run's sandbox. Mounts go shallowest
- * first, so that a deeper one wins: the run's folder shows through a hidden
- * work folder, a secret is masked inside a readable folder, and an allowed
- * root inside the hidden home shows again.
+ * Looks at the machine for `policy` ahead of a run: a standby supervisor
+ * does while it waits for its run, so the run's start does not wait for
+ * these few dozen looks at the file system. The next {@link sandboxCommand}
+ * with this very policy object uses what was found; later ones look again.
+ * Resolves once the look is done (it never fails).
  */
-export async function sandboxCommand(policy: SandboxPolicy, run: SandboxedRun, argv: readonly string[]): Promise<string[]> {
-  if (policy.kind === 'none') return [...argv];
+export function warmSandbox(policy: SandboxPolicy): Promise<void> {
+  if (policy.kind !== 'bwrap') return Promise.resolve();
+  let view = warmed.get(policy);
+  if (!view) {
+    view = machineView(policy);
+    warmed.set(policy, view);
+  }
+  // A failure is looked at again, and reported, by the command that needs the sandbox.
+  return view.then(() => undefined, () => undefined);
+}
+
+async function machineView(policy: SandboxPolicy): Promise<MachineView> {
   if (!policy.bwrap) throw new Error('the sandbox has no bwrap executable');
   const args = [
     policy.bwrap,
@@ -129,6 +151,23 @@ export async function sandboxCommand(policy: SandboxPolicy, run: SandboxedRun, a
       if (readable.some((r) => isInside(r, p))) mounts.push({ kind: 'mask', src: p, dest: p, directory });
     }
   }
+  return { args, readable, mounts };
+}
+
+/**
+ * The command that runs `argv` in the run's sandbox. Mounts go shallowest
+ * first, so that a deeper one wins: the run's folder shows through a hidden
+ * work folder, a secret is masked inside a readable folder, and an allowed
+ * root inside the hidden home shows again.
+ */
+export async function sandboxCommand(policy: SandboxPolicy, run: SandboxedRun, argv: readonly string[]): Promise<string[]> {
+  if (policy.kind === 'none') return [...argv];
+  const ahead = warmed.get(policy);
+  warmed.delete(policy);
+  const view = (await ahead?.catch(() => undefined)) ?? (await machineView(policy));
+  const args = [...view.args];
+  const readable = view.readable;
+  const mounts = [...view.mounts];
   if (policy.runAs) {
     // The folders on the way to the run's own are made by bubblewrap with the modes of the machine's (a private
     // temporary folder's 0700, say): made passable instead, for the unprivileged user the run becomes.

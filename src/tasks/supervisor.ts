@@ -10,7 +10,7 @@ import { RunKeys, ToilWorkflow } from '../runs/workflow.js';
 import { isIdentityAlive, processIdentity } from '../util/process.js';
 import { executorFor } from './executors.js';
 import { WorkflowTask, type EngineEvent } from './workflow-task.js';
-import { findBwrap, resolveSandbox, sandboxPolicy, type SandboxPolicy } from './sandbox.js';
+import { findBwrap, resolveSandbox, sandboxPolicy, warmSandbox, type SandboxPolicy } from './sandbox.js';
 
 /** State-store key naming the supervisor process that drives a run. */
 export const TASK_KEY = 'task';
@@ -29,8 +29,9 @@ const UNRECORDED_EXIT = 3;
  * When the outcome cannot be written (the store's disk is full or read-only
  * even after WorkflowTask's retries), it exits UNRECORDED_EXIT instead of
  * lingering: the server then ends the run SYSTEM_ERROR as soon as it can write.
+ * `sandboxAhead`: the run's sandbox, found before the run was known (a standby).
  */
-export async function superviseRun(config: FerryConfig, runId: string, logFile?: string): Promise<number> {
+export async function superviseRun(config: FerryConfig, runId: string, logFile?: string, sandboxAhead?: Promise<SandboxPolicy>): Promise<number> {
   // Logs go to the run's supervisor.log (stdout, or `logFile`); a full disk must not turn a failed log write into a crash.
   const destination = pino.destination({ dest: logFile ?? 1, sync: true, append: true, mkdir: false });
   destination.on('error', () => undefined);
@@ -63,7 +64,7 @@ export async function superviseRun(config: FerryConfig, runId: string, logFile?:
 
   const engine = engineId ? await createEngine(engineId) : null;
   const reserveDirs = [wf.runDir, path.join(config.stateStore, runId)];
-  const sandbox = await supervisorSandbox(config);
+  const sandbox = await (sandboxAhead ?? supervisorSandbox(config));
   const onEngine = (e: EngineEvent): void => {
     if (e.kind === 'started') log.info({ executor: e.executor }, 'engine started');
     else log.info({ exit_code: e.exitCode }, 'engine ended');
@@ -124,13 +125,21 @@ async function supervisorSandbox(config: FerryConfig): Promise<SandboxPolicy> {
  * run's start does not wait for a process to start and load (the server
  * keeps one ready). It reads the run id from stdin, then is that run's
  * supervisor, logging to the run's supervisor.log. Without a run id (stdin
- * closed: the server stopped or changed its mind) it exits 0.
+ * closed: the server stopped or changed its mind) it exits 0. While it
+ * waits it finds its sandbox and looks at the machine for it (see
+ * warmSandbox).
  */
 export async function standBy(config: FerryConfig): Promise<number> {
+  // While it waits: the sandbox its run will get, and what that sandbox shows of the machine.
+  const sandbox = supervisorSandbox(config).then((policy) => {
+    void warmSandbox(policy);
+    return policy;
+  });
+  sandbox.catch(() => undefined); // a failure is the run's, reported when it needs the sandbox
   const runId = await firstLine(process.stdin);
   if (runId === null) return 0;
   if (!isRunId(runId)) return 2;
-  return superviseRun(config, runId, path.join(config.workDir, runId, 'supervisor.log'));
+  return superviseRun(config, runId, path.join(config.workDir, runId, 'supervisor.log'), sandbox);
 }
 
 /** The first line of a stream (null if it ends first); the stream is let go afterwards. */

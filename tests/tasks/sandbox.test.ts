@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { makeConfig } from '../../src/config/config.js';
-import { findBwrap, prepareRunFolder, probeSandbox, UNPRIVILEGED, resolveSandbox, sandboxedLeader, sandboxCommand, sandboxPolicy, SandboxUnavailableError, type SandboxPolicy } from '../../src/tasks/sandbox.js';
+import { findBwrap, prepareRunFolder, probeSandbox, UNPRIVILEGED, resolveSandbox, sandboxedLeader, sandboxCommand, sandboxPolicy, SandboxUnavailableError, warmSandbox, type SandboxPolicy } from '../../src/tasks/sandbox.js';
 import { tempDir } from '../helper.js';
 
 /** The mounts of a sandbox command, as [flag, ...operands] in order, from after the namespace flags to `--chdir`. */
@@ -60,6 +60,20 @@ t.test('sandbox command', async (t) => {
     t.equal(m[maskWork - 1]?.join(' '), '--perms 0555', 'a masked folder cannot be written');
     t.equal(proc, m.length - 2, 'the sandbox\'s own /proc and /dev last, over anything an allowed root brought');
     t.ok(position(m, '--ro-bind', '/dev/null', '/etc/shadow') > position(m, '--ro-bind', '/etc', '/etc'), 'the machine\'s password hashes are masked');
+  });
+
+  t.test('looked at ahead (a standby): what the look found serves the next command, once', async (t) => {
+    const late = path.join(dir, 'late-root');
+    const policy: SandboxPolicy = { ...base, readOnly: [root, late] };
+    await warmSandbox(policy);
+    await fs.mkdir(late); // the machine changes after the look
+    const lateMount = (argv: string[]): boolean => position(mounts(argv), '--ro-bind', late, late) >= 0;
+    t.ok(lateMount(await sandboxCommand({ ...policy }, run, ['true'])), 'another policy object looks for itself');
+    const ahead = await sandboxCommand(policy, run, ['cwltool', 'x.cwl']);
+    t.notOk(lateMount(ahead), 'the next command of this policy is made of the look ahead');
+    t.same(ahead, (await sandboxCommand({ ...base, readOnly: [root] }, run, ['cwltool', 'x.cwl'])), 'the same command a fresh look gave then');
+    t.ok(lateMount(await sandboxCommand(policy, run, ['true'])), 'the one after looks again');
+    await fs.rm(late, { recursive: true });
   });
 
   t.test('what no folder shows is not masked: the run sees nothing there anyway', async (t) => {
