@@ -198,14 +198,14 @@ export class LocalStateStore implements StateStore {
    */
   async set(runId: string, key: string, value: string): Promise<void> {
     const file = this.file(runId, key);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    if ((await this.get(runId, key)) === null) return atomicFileCreate(file, value);
+    // The run's folder is made only when a write finds it missing (see inFolder), not looked for each time.
+    if ((await this.get(runId, key)) === null) return inFolder(path.dirname(file), () => atomicFileCreate(file, value));
     await this.locked(runId, path.dirname(file), () => atomicFileCreate(file, value));
   }
 
   async update(runId: string, key: string, fn: (current: string | null) => string | null): Promise<string | null> {
     const file = this.file(runId, key);
-    await fs.mkdir(path.dirname(file), { recursive: true });
+    // Taking the lock makes the run's folder if it is missing (the lock lives inside it).
     return this.locked(runId, path.dirname(file), async () => {
       const current = await this.get(runId, key);
       const next = fn(current);
