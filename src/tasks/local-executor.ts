@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import { readProcStatSync, signalQuietly, type TreeLeftovers } from '../util/process.js';
+import { readProcStat, signalQuietly, type TreeLeftovers } from '../util/process.js';
 import type { EngineLaunch, Execution, ExecutionEnd, Executor } from './executor.js';
 import { killRunProcesses, runLeftoversSync } from './run-processes.js';
 import { prepareRunFolder, sandboxCommand, sandboxedLeader, type SandboxPolicy } from './sandbox.js';
@@ -38,7 +38,7 @@ export class LocalExecutor implements Executor {
       await Promise.race([once(child, 'spawn'), once(child, 'error').then(([err]) => Promise.reject(err as Error))]);
       const pgid = child.pid!;
       // Its start time, which every process of the run starts at or after (unknown if it is gone already: 0, all looked at).
-      const since = Number(readProcStatSync(pgid)?.startTime ?? 0);
+      const since = Number((await readProcStat(pgid))?.startTime ?? 0);
       const ended = exit.then(([code, signal]): ExecutionEnd => ({ kind: 'exited', exitCode: code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0) }));
       return new LocalExecution(ctx.runId, ctx.runDir, pgid, since, sandbox?.kind === 'bwrap', ended);
     } finally {

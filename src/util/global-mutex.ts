@@ -23,8 +23,7 @@
  * folder); it cannot be one of ours, which always hold their owner file.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, rename, rm, rmdir, unlink, utimes } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, rmdir, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -191,8 +190,7 @@ async function tryCreate(lockPath: string, me: LockOwner, locksDir: string): Pro
   // The locks folder is made the first time (or again, should it have gone).
   await inFolder(locksDir, () => mkdir(stage));
   try {
-    // Written at once: a small file into memory, where writeFile is three round trips through libuv's threads.
-    writeFileSync(path.join(stage, 'owner'), `${JSON.stringify(me)}\n`, { flag: 'wx' });
+    await writeFile(path.join(stage, 'owner'), `${JSON.stringify(me)}\n`, { flag: 'wx' });
     await rename(stage, lockPath);
     return true;
   } catch (err) {
@@ -254,9 +252,7 @@ async function steal(lockPath: string, state: Extract<LockState, { kind: 'stale'
 }
 
 async function release(held: HeldLock): Promise<void> {
-  // Read at once: the owner file is small and in memory (written by this very process), and a read
-  // through libuv's threads is four round trips (open, stat, read, close) on the path of every locked write.
-  const owner = parseOwner(readOwnerTextSync(held.lockPath));
+  const owner = await readOwner(held.lockPath);
   // Not ours any more (someone decided we were dead): leave theirs alone.
   if (owner?.token !== held.token) return;
   const trash = `${held.lockPath}.free-${randomToken()}`;
@@ -302,14 +298,6 @@ async function sweepLeftovers(locksDir: string, graceMs: number): Promise<void> 
 
 async function readOwner(lockPath: string): Promise<LockOwner | null> {
   return parseOwner(await readFile(path.join(lockPath, 'owner'), 'utf8').catch((): null => null));
-}
-
-function readOwnerTextSync(lockPath: string): string | null {
-  try {
-    return readFileSync(path.join(lockPath, 'owner'), 'utf8');
-  } catch {
-    return null;
-  }
 }
 
 /** An owner file's text as an owner; null for none, or one that is corrupt (as good as none). */
