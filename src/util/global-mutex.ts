@@ -297,12 +297,12 @@ async function sweepLeftovers(locksDir: string, graceMs: number): Promise<void> 
 }
 
 async function readOwner(lockPath: string): Promise<LockOwner | null> {
-  return parseOwner(await readFile(path.join(lockPath, 'owner'), 'utf8').catch((): null => null));
-}
-
-/** An owner file's text as an owner; null for none, or one that is corrupt (as good as none). */
-function parseOwner(text: string | null): LockOwner | null {
-  if (text === null) return null;
+  let text: string;
+  try {
+    text = await readFile(path.join(lockPath, 'owner'), 'utf8');
+  } catch {
+    return null;
+  }
   try {
     const v = JSON.parse(text) as Partial<LockOwner> | null;
     if (

@@ -170,8 +170,8 @@ export interface TreeLeftovers {
  * In one synchronous pass over /proc (a few hundred small reads from memory,
  * where a round trip through libuv's threads each would hold up the run's
  * last state writes queued behind them), for the end of a run: its
- * leader's group, and the
- * processes that left the group but carry the run's marks. A process's
+ * leader's group, and the processes that left the group but carry the
+ * run's marks. A process's
  * environment is read only when it started no earlier than the leader
  * (`since`: the leader's start time, field 22): only those can descend from
  * it. Reading an environment waits for the process's memory map, which a
