@@ -4,6 +4,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { JOURNAL_MAX_BYTES } from '../runs/submission-journal.js';
 import { inFolder, syncDir, syncDirShared, syncFile } from '../util/atomic-file.js';
 import { errnoCode, MalformedRequestError, unmaskMkdirError } from '../util/errors.js';
+import { fileBatches, type TreeEntry } from '../util/file-batch.js';
 import { checkRelativeName } from '../util/path-safety.js';
 import { randomHex } from '../util/random.js';
 
@@ -32,8 +33,12 @@ export class Staging {
     const dir = path.join(stagingRoot(workDir), `${Date.now()}-${randomHex(8)}`);
     const executionDir = path.join(dir, 'execution');
     try {
-      await inFolder(stagingRoot(workDir), () => fs.mkdir(dir));
-      await fs.mkdir(executionDir);
+      await inFolder(stagingRoot(workDir), () =>
+        fileBatches().run([
+          { op: 'mkdir', path: dir },
+          { op: 'mkdir', path: executionDir },
+        ]),
+      );
     } catch (err) {
       throw await unmaskMkdirError(err);
     }
@@ -140,7 +145,7 @@ export class Staging {
         }
       }
       if (handle) await writeAll(handle, pending);
-      else await fs.writeFile(file, pending.length === 1 ? pending[0]! : Buffer.concat(pending), { flag: 'wx' });
+      else await fileBatches().run([{ op: 'create', path: file, data: pending.length === 1 ? pending[0]! : Buffer.concat(pending) }]);
     } finally {
       await handle?.close();
     }
@@ -156,7 +161,7 @@ export class Staging {
   /** Writes a new file in the submission and keeps a copy of it. */
   async writeKept(file: string, data: string): Promise<void> {
     const buf = Buffer.from(data);
-    await fs.writeFile(file, buf, { flag: 'wx' });
+    await fileBatches().run([{ op: 'create', path: file, data: buf }]);
     if (this.overBudget) return;
     this.kept.set(file, [buf]);
     this.keptBytes += buf.length;
@@ -174,26 +179,22 @@ export class Staging {
     const files: Record<string, Buffer> = {};
     let bytes = 0;
     let count = 0;
-    const walk = async (dir: string, rel: string): Promise<boolean> => {
-      for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-        const abs = path.join(dir, entry.name);
-        const r = rel ? `${rel}/${entry.name}` : entry.name;
-        if (entry.isDirectory()) {
-          dirs.push(r);
-          if (!(await walk(abs, r))) return false;
-          continue;
-        }
-        if (!entry.isFile() || ++count > maxFiles) return false;
-        const chunks = this.kept.get(abs);
-        const data = chunks ? Buffer.concat(chunks) : await readSmall(abs, maxBytes - bytes);
-        if (data === null) return false;
-        bytes += data.length;
-        if (bytes > maxBytes) return false;
-        files[r] = data;
+    const entries: TreeEntry[] = await fileBatches().tree(this.dir);
+    for (const { rel, kind } of entries) {
+      if (kind === 'dir') {
+        dirs.push(rel);
+        continue;
       }
-      return true;
-    };
-    return (await walk(this.dir, '')) ? { dirs, files } : null;
+      if (kind !== 'file' || ++count > maxFiles) return null;
+      const abs = path.join(this.dir, rel);
+      const chunks = this.kept.get(abs);
+      const data = chunks ? Buffer.concat(chunks) : await readSmall(abs, maxBytes - bytes);
+      if (data === null) return null;
+      bytes += data.length;
+      if (bytes > maxBytes) return null;
+      files[rel] = data;
+    }
+    return { dirs, files };
   }
 
   /** Attachment names received so far. */
@@ -236,8 +237,9 @@ export class Staging {
    * false (a SubmissionJournal entry stands for it).
    */
   async moveTo(dest: string, durable = true): Promise<void> {
+    if (!durable) return void (await fileBatches().run([{ op: 'rename', from: this.dir, to: dest }]));
     await fs.rename(this.dir, dest);
-    if (durable) await syncDirShared(path.dirname(dest));
+    await syncDirShared(path.dirname(dest));
   }
 
   /** Removes everything the submission wrote. */

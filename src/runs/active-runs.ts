@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { inFolder } from '../util/atomic-file.js';
+import { fileBatches } from '../util/file-batch.js';
 import { isRunId, runIdsIn } from './state-store.js';
 
 /**
@@ -17,7 +18,7 @@ export class ActiveRuns {
 
   async add(runId: string): Promise<void> {
     const marker = path.join(this.dir, checked(runId));
-    await inFolder(this.dir, async () => (await fs.open(marker, 'a')).close());
+    await inFolder(this.dir, () => fileBatches().run([{ op: 'touch', path: marker }]));
   }
 
   async remove(runId: string): Promise<void> {

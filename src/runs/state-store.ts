@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { atomicFileCreate, inFolder, syncDir, syncDirShared, writeFileDurable } from '../util/atomic-file.js';
 import { withGlobalMutex } from '../util/global-mutex.js';
 import { errnoCode } from '../util/errors.js';
+import { fileBatches } from '../util/file-batch.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { randomHex } from '../util/random.js';
 
@@ -259,13 +260,20 @@ export class LocalStateStore implements StateStore {
     const durable = opts.durable ?? true;
     const tmp = path.join(this.root, `${INCOMPLETE_PREFIX}${runId}.${randomHex(6)}`);
     const discard = (): Promise<void> => fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    await inFolder(this.root, () => fs.mkdir(tmp));
     try {
       if (durable) {
+        await inFolder(this.root, () => fs.mkdir(tmp));
         await writeFileDurable(path.join(tmp, FIRST_RECORD), JSON.stringify(record));
         await syncDir(tmp);
       } else {
-        await fs.writeFile(path.join(tmp, FIRST_RECORD), JSON.stringify(record), { flag: 'wx' });
+        // Not durable (a journal entry stands for it): both in one batch, off the server's thread.
+        const data = Buffer.from(JSON.stringify(record));
+        await inFolder(this.root, () =>
+          fileBatches().run([
+            { op: 'mkdir', path: tmp },
+            { op: 'create', path: path.join(tmp, FIRST_RECORD), data },
+          ]),
+        );
       }
     } catch (err) {
       await discard();
@@ -274,7 +282,8 @@ export class LocalStateStore implements StateStore {
     return {
       publish: async () => {
         try {
-          await fs.rename(tmp, path.join(this.root, runId));
+          if (durable) await fs.rename(tmp, path.join(this.root, runId));
+          else await fileBatches().run([{ op: 'rename', from: tmp, to: path.join(this.root, runId) }]);
         } catch (err) {
           await discard();
           if (['EEXIST', 'ENOTEMPTY'].includes(errnoCode(err) ?? '')) throw new Error(`run '${runId}' exists already`);
