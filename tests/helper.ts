@@ -184,6 +184,20 @@ export async function listTree(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/**
+ * Waits until a finished run's supervisor has tidied up after it: its status
+ * shows the end before its disk reserves and its active-run marker are gone.
+ */
+export async function waitForRunTidy(workDir: string, stateStore: string, runId: string): Promise<void> {
+  const left = [path.join(workDir, runId, '.ferry-reserve'), path.join(stateStore, runId, '.ferry-reserve'), path.join(stateStore, '.active', runId)];
+  for (let i = 0; i < 300; i++) {
+    const there = await Promise.all(left.map((f) => fs.access(f).then(() => true, () => false)));
+    if (!there.includes(true)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${runId} still has its reserves or its active-run marker 30 s after it ended`);
+}
+
 /** A run's engine and tool processes (its supervisor, a `ferry run-task`, not counted). */
 export async function engineProcesses(workDir: string, runId: string): Promise<number[]> {
   const pids = await findRunProcesses(runId, path.join(workDir, runId));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { WorkflowAllowList } from '../../src/backend/workflow-allow-list.js';
-import { buildTestApp, call, listTree, submit, tempDir, waitForState, workflowsDir } from '../helper.js';
+import { buildTestApp, call, listTree, submit, tempDir, waitForRunTidy, waitForState, workflowsDir } from '../helper.js';
 
 /** `--workflow-allow-list`: only registered workflows run, by digest or by URL prefix. */
 
@@ -26,10 +26,13 @@ t.test('only listed workflows are accepted', async (t) => {
 
   const listed = await submit(t, app, fields('echo.cwl'), [{ filename: 'echo.cwl', content: echo }]);
   t.equal(listed.statusCode, 200, 'an attached workflow whose digest is listed');
-  t.equal(await waitForState(t, app, (listed.json() as { run_id: string }).run_id), 'COMPLETE');
+  const listedId = (listed.json() as { run_id: string }).run_id;
+  t.equal(await waitForState(t, app, listedId), 'COMPLETE');
   const byUrl = await submit(t, app, fields(pathToFileURL(path.join(shared, 'echo.cwl')).href));
   t.equal(byUrl.statusCode, 200, 'a URL under a listed prefix');
-  t.equal(await waitForState(t, app, (byUrl.json() as { run_id: string }).run_id), 'COMPLETE');
+  const byUrlId = (byUrl.json() as { run_id: string }).run_id;
+  t.equal(await waitForState(t, app, byUrlId), 'COMPLETE');
+  for (const id of [listedId, byUrlId]) await waitForRunTidy(workDir, path.join(workDir, 'state_store'), id);
 
   const before = await listTree(workDir);
   const changed = Buffer.concat([echo, Buffer.from('\n# one more line\n')]);
