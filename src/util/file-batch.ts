@@ -38,8 +38,10 @@ export interface TreeEntry {
  * that dies fails the batches it held and is replaced at the next batch.
  */
 export class FileBatches {
-  private worker: Worker | null = null;
-  private readonly waiting = new Map<number, { resolve: (v: unknown[]) => void; reject: (e: Error) => void }>();
+  /** The worker, with the batches it was sent and has not answered. */
+  private current: { worker: Worker; held: Map<number, Waiter> } | null = null;
+  /** Batches not sent yet, by id. */
+  private readonly unsent = new Map<number, Waiter>();
   private outgoing: { id: number; ops: FileOp[] }[] = [];
   private nextId = 1;
 
@@ -48,7 +50,7 @@ export class FileBatches {
     if (ops.length === 0) return Promise.resolve([]);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.unsent.set(id, { resolve, reject });
       this.outgoing.push({ id, ops });
       if (this.outgoing.length === 1) queueMicrotask(() => this.send());
     });
@@ -61,44 +63,55 @@ export class FileBatches {
 
   /** Stops the worker (batches still held fail); the next batch starts another. */
   async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    if (w) await w.terminate();
+    const c = this.current;
+    this.current = null;
+    if (c) await c.worker.terminate();
   }
 
   private send(): void {
     const batches = this.outgoing;
     this.outgoing = [];
     if (batches.length === 0) return;
-    const w = this.started();
-    w.ref();
-    w.postMessage(batches);
+    const c = this.started();
+    for (const { id } of batches) {
+      c.held.set(id, this.unsent.get(id)!);
+      this.unsent.delete(id);
+    }
+    c.worker.ref();
+    c.worker.postMessage(batches);
   }
 
-  private started(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'ferry-file-batches', execArgv: [] });
-    w.on('message', (answers: Answer[]) => {
+  private started(): { worker: Worker; held: Map<number, Waiter> } {
+    if (this.current) return this.current;
+    const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'ferry-file-batches', execArgv: [] });
+    const c = { worker, held: new Map<number, Waiter>() };
+    worker.on('message', (answers: Answer[]) => {
       for (const a of answers) {
-        const waiter = this.waiting.get(a.id);
+        const waiter = c.held.get(a.id);
         if (!waiter) continue;
-        this.waiting.delete(a.id);
+        c.held.delete(a.id);
         if (a.error) waiter.reject(fsError(a.error));
         else waiter.resolve(a.results ?? []);
       }
-      if (this.waiting.size === 0) w.unref();
+      if (c.held.size === 0) worker.unref();
     });
+    // Only what this worker held fails with it: batches sent since to its successor are not its.
     const fail = (err: Error): void => {
-      if (this.worker === w) this.worker = null;
-      const held = [...this.waiting.values()];
-      this.waiting.clear();
+      if (this.current === c) this.current = null;
+      const held = [...c.held.values()];
+      c.held.clear();
       for (const waiter of held) waiter.reject(err);
     };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`the file worker stopped (exit code ${code})`)));
-    this.worker = w;
-    return w;
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the file worker stopped (exit code ${code})`)));
+    this.current = c;
+    return c;
   }
+}
+
+interface Waiter {
+  resolve: (v: unknown[]) => void;
+  reject: (e: Error) => void;
 }
 
 interface WireError {

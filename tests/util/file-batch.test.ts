@@ -101,13 +101,19 @@ t.test('batches handed in together are answered each on its own', async (t) => {
 
 t.test('a worker that stops fails the batches it held, and the next batch starts another', async (t) => {
   const dir = await tmpDir(t);
+  await fs.mkdir(`${dir}/big`);
+  for (let i = 0; i < 2000; i++) await fs.writeFile(`${dir}/big/f${i}`, '');
   const b = batches(t);
   await b.run([{ op: 'mkdir', path: `${dir}/warm` }]);
-  const held = b.run([{ op: 'tree', path: dir }]);
+  // Long enough to be under way when the worker is stopped: 40 listings of 2,000 files.
+  const held = b.run(Array.from({ length: 40 }, () => ({ op: 'tree' as const, path: `${dir}/big` })));
+  await new Promise((r) => setTimeout(r, 20));
   const closing = b.close();
+  // Sent to the next worker while the first one stops: not failed with it.
+  const next = b.run([{ op: 'create', path: `${dir}/again`, data: Buffer.from('ok') }]);
   await t.rejects(held, /file worker stopped/);
   await closing;
-  await b.run([{ op: 'create', path: `${dir}/again`, data: Buffer.from('ok') }]);
+  await next;
   t.equal(await fs.readFile(`${dir}/again`, 'utf8'), 'ok');
 });
 
