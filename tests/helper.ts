@@ -6,6 +6,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp, type AppParts } from '../src/app.js';
 import { makeConfig, type FerryConfig } from '../src/config/config.js';
 import { findRunProcesses, killRunProcesses } from '../src/tasks/run-processes.js';
+import { RESERVE_FILE } from '../src/tasks/workflow-task.js';
 import { journalDir } from '../src/runs/submission-journal.js';
 
 import type { Test } from 'tap';
@@ -189,7 +190,7 @@ export async function listTree(dir: string): Promise<string[]> {
  * shows the end before its disk reserves and its active-run marker are gone.
  */
 export async function waitForRunTidy(workDir: string, stateStore: string, runId: string): Promise<void> {
-  const left = [path.join(workDir, runId, '.ferry-reserve'), path.join(stateStore, runId, '.ferry-reserve'), path.join(stateStore, '.active', runId)];
+  const left = [path.join(workDir, runId, RESERVE_FILE), path.join(stateStore, runId, RESERVE_FILE), path.join(stateStore, '.active', runId)];
   for (let i = 0; i < 300; i++) {
     const there = await Promise.all(left.map((f) => fs.access(f).then(() => true, () => false)));
     if (!there.includes(true)) return;
